@@ -1,0 +1,9 @@
+/**
+ * Every plugin id of the extension, in one place so that settings schemas,
+ * `requires` lists and logs all spell them the same way.
+ */
+export const PluginIDs = {
+  core: 'jupyter-interview:core'
+} as const;
+
+export type PluginID = (typeof PluginIDs)[keyof typeof PluginIDs];

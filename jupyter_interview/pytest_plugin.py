@@ -1,0 +1,141 @@
+"""Pytest fixtures for a real interview server: server config, a room factory and participant clients.
+
+Use with `pytest_plugins = ["pytest_jupyter.jupyter_server", "jupyter_interview.pytest_plugin"]`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPResponse
+
+INTERVIEW_SERVER_CONFIG: dict[str, Any] = {
+    "ServerApp": {
+        "identity_provider_class": "jupyter_interview.server_ext.identity.InterviewIdentityProvider",
+        "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
+        "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
+        "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
+        "jpserver_extensions": {"jupyter_interview": True, "jupyterlab": True, "jupyter_server_ydoc": True},
+        "allow_root": True,
+    },
+}
+
+
+class Client:
+    """An HTTP client with its own cookie jar: one browser of one participant, no Jupyter token."""
+
+    def __init__(self, port: int, base_url: str, token: str | None = None) -> None:
+        self.origin = f"http://localhost:{port}"
+        self.base_url = base_url
+        self.token = token
+        self.cookies: dict[str, str] = {}
+        self.http = AsyncHTTPClient()
+
+    def url(self, path: str) -> str:
+        if path.startswith("http"):
+            return path
+        return self.origin + self.base_url + path.lstrip("/")
+
+    def _remember(self, response: HTTPResponse) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(header)
+            for name, morsel in jar.items():
+                if morsel.value == "" or morsel["max-age"] == "0":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> HTTPResponse:
+        h = {"Accept": "application/json", **(headers or {})}
+        if self.cookies:
+            h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if "_xsrf" in self.cookies:
+            h["X-XSRFToken"] = self.cookies["_xsrf"]
+        if self.token:
+            h["Authorization"] = f"token {self.token}"
+        data: bytes | None = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if data is None and method in ("POST", "PUT", "PATCH"):
+            data = b""
+        try:
+            response = await self.http.fetch(
+                self.url(path), method=method, body=data, headers=h, follow_redirects=False, raise_error=False
+            )
+        except HTTPClientError as e:  # pragma: no cover - raise_error=False returns responses
+            assert e.response is not None
+            response = e.response
+        self._remember(response)
+        return response
+
+    async def json(self, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        r = await self.request(method, path, body, **kw)
+        text = r.body.decode() if r.body else ""
+        try:
+            return r.code, json.loads(text) if text else None
+        except ValueError:
+            return r.code, text
+
+    async def join(self, invite_url: str) -> HTTPResponse:
+        parts = urlsplit(invite_url)
+        return await self.request("GET", self.origin + parts.path + "?" + parts.query)
+
+
+def invite_token(invite_url: str) -> str:
+    return parse_qs(urlsplit(invite_url).query)["invite"][0]
+
+
+@pytest.fixture
+def jp_server_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    config = json.loads(json.dumps(INTERVIEW_SERVER_CONFIG))
+    data = tmp_path_factory.mktemp("interview-data")
+    config["InterviewApp"] = {
+        "db_path": str(data / "rooms.sqlite"),
+        "invite_secret_path": str(data / "invite_secret"),
+    }
+    config["YDocExtension"] = {"ystore_class": "jupyter_server_ydoc.stores.SQLiteYStore"}
+    config["SQLiteYStore"] = {"db_path": str(data / "ystore.db")}
+    return config
+
+
+@pytest.fixture
+def jp_base_url() -> str:
+    return "/jp/"
+
+
+@pytest.fixture
+def owner(jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str) -> Client:
+    return Client(jp_http_port, jp_base_url, token=jp_serverapp.identity_provider.token)
+
+
+@pytest.fixture
+def make_client(
+    jp_serverapp: Any, http_server_client: Any, jp_http_port: int, jp_base_url: str
+) -> Callable[[], Client]:
+    return lambda: Client(jp_http_port, jp_base_url)
+
+
+@pytest.fixture
+def make_room(owner: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def make(**fields: Any) -> dict[str, Any]:
+        body = {"title": "Two sum", "language": "python", "duration_minutes": 45, **fields}
+        code, room = await owner.json("POST", "interview/api/rooms", body)
+        assert code == 201, room
+        return dict(room)
+
+    return make

@@ -1,0 +1,225 @@
+"""The composition root: reads config, builds store, invites, service and limits, hands them to handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, ClassVar
+
+from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Dict, Integer, List, Type, Unicode, default
+
+from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
+from jupyter_interview.rooms.service import RoomService
+from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
+from jupyter_interview.server_ext.authorizer import InterviewAuthorizer
+from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
+from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
+from jupyter_interview.server_ext.ratelimit import RateLimits
+from jupyter_interview.server_ext.scoped import scoped_handlers
+
+# Lab plugins an invite identity has no use for, or that would reach outside the room.
+PARTICIPANT_DISABLED_PLUGINS = [
+    "@jupyterlab/terminal-extension",
+    "@jupyterlab/extensionmanager-extension",
+    "@jupyterlab/apputils-extension:announcements",
+    "@jupyterlab/lsp-extension",
+    "@jupyterlab/running-extension",
+    "@jupyterlab/help-extension:about",
+    "@jupyterlab/help-extension:jupyter-forum",
+    "@jupyterlab/hub-extension",
+    "@jupyterlab/settingeditor-extension",
+    "@jupyterlab/notebook-extension:kernel-selector",
+]
+
+
+def run_blocking(coro: Coroutine[Any, Any, None]) -> None:
+    """Run start-up I/O to completion whether or not the caller's thread already runs a loop."""
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(coro)
+        except BaseException as e:
+            error.append(e)
+
+    thread = threading.Thread(target=target, name="interview-startup")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+
+
+class InterviewApp(ExtensionApp):  # type: ignore[misc]
+    name = "jupyter_interview"
+    app_name = "Jupyter Interview"
+    description = "Live technical interviews on Jupyter: rooms, invites and roles."
+    extension_url = "/lab"
+    load_other_extensions = True
+
+    # Used when launched as `jupyter interview serve`: the server itself becomes interview-aware.
+    serverapp_config: ClassVar[dict[str, Any]] = {
+        "identity_provider_class": "jupyter_interview.server_ext.identity.InterviewIdentityProvider",
+        "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
+        "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
+        "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
+    }
+
+    store_class = Type(
+        default_value=SQLiteRoomStore,
+        klass=RoomStore,
+        config=True,
+        help="Where rooms, invites, sessions and notes are kept (SQLiteRoomStore by default).",
+    )
+    db_path = Unicode(
+        config=True,
+        help="The SQLite file of the room store; default: <jupyter data dir>/jupyter_interview/rooms.sqlite",
+    )
+    invite_secret = Unicode(
+        "",
+        config=True,
+        help="HS256 secret for invites (at least 32 bytes). Empty: a per-install secret in the data dir.",
+    )
+    invite_secret_path = Unicode(
+        config=True, help="File of the per-install invite secret (mode 0600), outside the served root."
+    )
+    invite_public_keys = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="PEM public keys (RS256/ES256) of an external invite issuer; when set, invites are verify-only.",
+    )
+    invite_jwks_path = Unicode(
+        "", config=True, help="A JWKS file of an external invite issuer (verify-only)."
+    )
+    invite_issuer = Unicode("jupyter-interview", config=True, help="The `iss` every invite must carry.")
+    invite_audience = Unicode("jupyter-interview", config=True, help="The `aud` every invite must carry.")
+    invite_expires_in_s = Integer(
+        7 * 24 * 3600, config=True, help="Default lifetime of a new invite, in seconds."
+    )
+    session_max_age_s = Integer(
+        12 * 3600, config=True, help="Longest life of a session opened from an invite."
+    )
+    session_grace_s = Integer(
+        15 * 60, config=True, help="How long sessions outlive the end of their interview."
+    )
+    public_url = Unicode(
+        "",
+        config=True,
+        help="Public base URL behind a reverse proxy (e.g. https://interviews.example.com/); used in invite links.",
+    )
+    max_body_bytes = Integer(64 * 1024, config=True, help="Largest request body our API accepts, in bytes.")
+    notes_max_chars = Integer(60_000, config=True, help="Longest interviewer notes, in characters.")
+    rate_limits = Dict(
+        default_value={"create_room": "30/minute", "invite": "60/minute", "join": "30/minute"},
+        config=True,
+        help="Limits per identity and per client address, as 'N/period' (moving window) per action.",
+    )
+    hide_plugins_for_participants = Bool(
+        True,
+        config=True,
+        help="Disable lab plugins (terminal, extension manager, ...) for invite identities.",
+    )
+
+    @default("db_path")
+    def _db_path(self) -> str:
+        return os.path.join(jupyter_data_dir(), "jupyter_interview", "rooms.sqlite")
+
+    @default("invite_secret_path")
+    def _secret_path(self) -> str:
+        return os.path.join(jupyter_data_dir(), "jupyter_interview", "invite_secret")
+
+    def _invite_keys(self) -> InviteKeys:
+        if self.invite_public_keys or self.invite_jwks_path:
+            jwks = None
+            if self.invite_jwks_path:
+                import json
+
+                with open(self.invite_jwks_path, encoding="utf-8") as f:
+                    jwks = json.load(f)
+            return InviteKeys.public_keys(pems=list(self.invite_public_keys) or None, jwks=jwks)
+        if self.invite_secret:
+            return InviteKeys.hs256(self.invite_secret.encode())
+        return InviteKeys.load_or_create_secret(self.invite_secret_path)
+
+    def _check_secrets_outside_root(self, root_dir: str) -> None:
+        root = os.path.realpath(root_dir) + os.sep
+        for label, path in (("db_path", self.db_path), ("invite_secret_path", self.invite_secret_path)):
+            if os.path.realpath(path).startswith(root):
+                raise ValueError(
+                    f"InterviewApp.{label} ({path}) is under the served root {root_dir}; move it out"
+                )
+
+    def initialize_settings(self) -> None:
+        serverapp = self.serverapp
+        root_dir = serverapp.root_dir
+        self._check_secrets_outside_root(root_dir)
+        codec = InviteCodec(self._invite_keys(), issuer=self.invite_issuer, audience=self.invite_audience)
+        store = self.store_class(self.db_path)  # type: ignore[call-arg]
+        self.service = RoomService(
+            store,
+            codec,
+            root_dir,
+            session_max_age_s=self.session_max_age_s,
+            session_grace_s=self.session_grace_s,
+        )
+        run_blocking(self.service.load())
+        if not isinstance(serverapp.identity_provider, InterviewIdentityProvider):
+            self.log.warning(
+                "jupyter_interview: ServerApp.identity_provider_class is not InterviewIdentityProvider;"
+                " invite links will not sign anyone in."
+            )
+        if not isinstance(serverapp.authorizer, InterviewAuthorizer):
+            self.log.warning("jupyter_interview: ServerApp.authorizer_class is not InterviewAuthorizer.")
+        self.settings.update(
+            {
+                SERVICE_KEY: self.service,
+                LIMITS_KEY: RateLimits(dict(self.rate_limits)),
+                CONFIG_KEY: {
+                    "public_url": self.public_url,
+                    "max_body_bytes": self.max_body_bytes,
+                    "notes_max_chars": self.notes_max_chars,
+                    "invite_expires_in_s": self.invite_expires_in_s,
+                    "session_max_age_s": self.session_max_age_s,
+                },
+            }
+        )
+        self._install_page_config_hook()
+
+    def _install_page_config_hook(self) -> None:
+        web_settings = self.serverapp.web_app.settings
+        previous = web_settings.get("page_config_hook")
+        disabled = list(PARTICIPANT_DISABLED_PLUGINS) if self.hide_plugins_for_participants else []
+
+        def hook(handler: Any, page_config: dict[str, Any]) -> dict[str, Any]:
+            if previous is not None:
+                page_config = previous(handler, page_config)
+            user = handler.current_user
+            if isinstance(user, InterviewUser) and not user.is_owner:
+                page_config["disabledExtensions"] = [*page_config.get("disabledExtensions", []), *disabled]
+                page_config["interviewRoom"] = user.room_id
+                page_config["interviewRole"] = user.role
+                page_config["news"] = {"disabled": True}
+                page_config["checkForUpdates"] = False
+            return page_config
+
+        web_settings["page_config_hook"] = hook
+
+    def initialize_handlers(self) -> None:
+        # ExtensionApp prefixes every pattern with base_url itself.
+        from jupyterlab_server.workspaces_handler import WorkspacesManager
+
+        workspaces = WorkspacesManager(os.path.join(jupyter_config_dir(), "lab", "workspaces"))
+        self.handlers.extend(default_handlers("/"))
+        self.handlers.extend(scoped_handlers("/", "/lab/api/workspaces", workspaces))
+
+    async def stop_extension(self) -> None:
+        service: RoomService | None = getattr(self, "service", None)
+        if service is not None:
+            await service.close()
+
+
+main = launch_new_instance = InterviewApp.launch_instance

@@ -20,7 +20,12 @@ INTERVIEW_SERVER_CONFIG: dict[str, Any] = {
         "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
         "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
         "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
-        "jpserver_extensions": {"jupyter_interview": True, "jupyterlab": True, "jupyter_server_ydoc": True},
+        "jpserver_extensions": {
+            "jupyter_interview": True,
+            "jupyterlab": True,
+            "jupyter_server_fileid": True,
+            "jupyter_server_ydoc": True,
+        },
         "allow_root": True,
     },
 }

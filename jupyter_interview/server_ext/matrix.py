@@ -86,6 +86,7 @@ RULES: tuple[Rule, ...] = (
     _rule("identity", "GET", r"api/me", GLOBAL, P, P),
     _rule("server version", "GET", r"api/?", GLOBAL, P, P),
     _rule("logout", "GET POST", r"logout", GLOBAL, P, P),
+    _rule("join with another invite", "GET", r"interview/join/[^/]+", GLOBAL, P, P),
     # ---- kernels: read kernelspecs; run kernels of the room's files ----
     _rule("kernelspecs (read)", "GET", r"api/kernelspecs(/[^/]+)?/?", GLOBAL, P, P),
     _rule("kernelspec resources", "GET", r"kernelspecs/[^/]+/[^/]+", GLOBAL, P, P),
@@ -152,3 +153,74 @@ def match(method: str, path: str) -> tuple[Rule, dict[str, str]] | None:
             if m:
                 return rule, {k: v for k, v in m.groupdict().items() if v is not None}
     return None
+
+
+# ---- the matrix expanded over room states, for docs/role-matrix.md and the parametrised test ----
+
+# A room is scheduled only until its first participant opens it, so no invite session ever meets
+# a scheduled room: the states an invite identity can see are these three.
+STATES = ("waiting", "live", "ended")
+
+
+def access_in(role: str, state: str) -> str:
+    """Access to the room's files and kernels, for an interviewer, or a candidate admitted once live.
+
+    Mirrors RoomService.access for the common case; the test checks the server against this table.
+    """
+    if role == "interviewer":
+        return EXECUTE if state == "ended" else WRITE
+    return {"live": WRITE, "ended": READ}.get(state, "none")
+
+
+def allowed(rule: Rule, role: str, state: str) -> bool:
+    need = rule.requirement(role)
+    if need is None:
+        return False
+    if need == PARTICIPANT:
+        return True
+    return LEVELS[access_in(role, state)] >= LEVELS[need]
+
+
+def markdown() -> str:
+    lines = [
+        "# Role matrix",
+        "",
+        "Generated from `jupyter_interview/server_ext/matrix.py` by",
+        "`python -m jupyter_interview.server_ext.matrix > docs/role-matrix.md`; `tests/test_role_matrix.py`",
+        "checks this file is current and sends every row's request, in every room state, to a real server.",
+        "",
+        "The **owner** (Jupyter's token or login cookie) may do everything and is not listed. An",
+        "**interviewer** or **candidate** (an invite session) reaches only what a row grants, and only in",
+        "its own room: the same request against another room's id, path, kernel, session or document is",
+        "refused with 403. Everything not listed is refused with 403 (deny by default).",
+        "",
+        "Access levels: `participant` (any participant of the room, whatever the state), `read`,",
+        "`execute` (read and run code), `write` (read, write and run). A candidate has no access before",
+        "admission (or before Start when the room has no waiting room), `write` while live, `read` after",
+        "End; an interviewer has `write` until End and `execute` after it.",
+        "",
+        "Columns: I = interviewer, C = candidate (admitted when live); states w = waiting, l = live,",
+        "e = ended (a room is `scheduled` only until its first participant opens it, so no invite",
+        "session meets a scheduled room). ✓ allowed, ✗ refused (403).",
+        "",
+        "| request | methods | path (below base_url) | scope | needs (I / C) | I w l e | C w l e | note |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        marks = {
+            role: " ".join("✓" if allowed(rule, role, s) else "✗" for s in STATES)
+            for role in ("interviewer", "candidate")
+        }
+        needs = f"{rule.interviewer or '—'} / {rule.candidate or '—'}"
+        path = rule.pattern.pattern.replace("|", "\\|")
+        lines.append(
+            f"| {rule.name} | {' '.join(sorted(rule.methods))} | `{path}` | {rule.scope} | {needs} "
+            f"| {marks['interviewer']} | {marks['candidate']} | {rule.note} |"
+        )
+    lines += ["", "Examples of refused routes (any state, both roles):", ""]
+    lines += [f"- `{method} {path}`" for method, path in REFUSED_EXAMPLES]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

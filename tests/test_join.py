@@ -117,7 +117,7 @@ async def test_rejected_invite_gives_401_naming_the_reason(
         )
         token = jwt.encode(base, pem, algorithm="RS256")
     elif reason == "bad_signature":
-        head, payload, _sig = good.split(".")
+        head, _payload, _sig = good.split(".")
         token = f"{head}.{b64({**base, 'role': 'interviewer'})}.{_sig}"
     elif reason == "expired":
         token = forged(jp_serverapp, base, iat=now - 7200, exp=now - 3600)

@@ -159,7 +159,7 @@ async def test_waiting_room_admit_and_deny(owner: Any, make_room: Any, make_clie
     assert (await cand.json("GET", "api/contents/" + room["notebook_path"]))[0] == 200
     assert (await iv.json("POST", f"interview/api/rooms/{rid}/deny/{pid}"))[0] == 200
     assert (await cand.json("GET", "api/contents/" + room["notebook_path"]))[0] == 403
-    code, body = await iv.json("POST", f"interview/api/rooms/{rid}/admit/not-a-participant")
+    code, _body = await iv.json("POST", f"interview/api/rooms/{rid}/admit/not-a-participant")
     assert code == 404
 
 

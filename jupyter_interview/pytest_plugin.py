@@ -144,3 +144,109 @@ def make_room(owner: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
         return dict(room)
 
     return make
+
+
+class ServerProcess:
+    """A real `jupyter server` in a child process, for tests that stop, kill and restart it."""
+
+    def __init__(self, workdir: Any, port: int, token: str = "test-token", base_url: str = "/jp/") -> None:
+        self.workdir = workdir
+        self.port = port
+        self.token = token
+        self.base_url = base_url
+        self.proc: Any = None
+        self.root = workdir / "root"
+        self.data = workdir / "data"
+        self.root.mkdir(exist_ok=True)
+        self.data.mkdir(exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.base_url}"
+
+    def env(self) -> dict[str, str]:
+        import os
+
+        env = dict(os.environ)
+        home = self.workdir / "home"
+        for name, sub in (
+            ("HOME", "home"),
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "jdata"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("IPYTHONDIR", "ipython"),
+        ):
+            path = self.workdir / sub
+            path.mkdir(exist_ok=True)
+            env[name] = str(path)
+        env["HOME"] = str(home)
+        return env
+
+    def start(self, timeout_s: float = 60) -> None:
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        config = json.loads(json.dumps(INTERVIEW_SERVER_CONFIG))
+        config["ServerApp"].update(
+            {
+                "port": self.port,
+                "ip": "127.0.0.1",
+                "base_url": self.base_url,
+                "root_dir": str(self.root),
+                "open_browser": False,
+            }
+        )
+        config["IdentityProvider"] = {"token": self.token}
+        config["InterviewApp"] = {
+            "db_path": str(self.data / "rooms.sqlite"),
+            "invite_secret_path": str(self.data / "invite_secret"),
+        }
+        config["YDocExtension"] = {"ystore_class": "jupyter_server_ydoc.stores.SQLiteYStore"}
+        config["SQLiteYStore"] = {"db_path": str(self.data / "ystore.db")}
+        config_file = self.workdir / "server_config.json"
+        config_file.write_text(json.dumps(config))
+        self.log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", f"--config={config_file}"],
+            env=self.env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {(self.workdir / 'server.log').read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}api/status?token={self.token}", timeout=2):  # noqa: S310
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise TimeoutError("the server did not answer within the time limit")
+
+    def stop(self, *, kill: bool = False) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+
+
+@pytest.fixture
+def server_process(tmp_path: Any) -> Any:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ServerProcess(tmp_path, port)
+    yield server
+    server.stop(kill=True)

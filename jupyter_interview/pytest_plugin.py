@@ -6,6 +6,7 @@ Use with `pytest_plugins = ["pytest_jupyter.jupyter_server", "jupyter_interview.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
@@ -149,10 +150,10 @@ def make_room(owner: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
 class ServerProcess:
     """A real `jupyter server` in a child process, for tests that stop, kill and restart it."""
 
-    def __init__(self, workdir: Any, port: int, token: str = "test-token", base_url: str = "/jp/") -> None:
+    def __init__(self, workdir: Any, port: int, token: str = "", base_url: str = "/jp/") -> None:
         self.workdir = workdir
         self.port = port
-        self.token = token
+        self.token = token or secrets.token_hex(16)
         self.base_url = base_url
         self.proc: Any = None
         self.root = workdir / "root"
@@ -207,7 +208,7 @@ class ServerProcess:
         config["SQLiteYStore"] = {"db_path": str(self.data / "ystore.db")}
         config_file = self.workdir / "server_config.json"
         config_file.write_text(json.dumps(config))
-        self.log = open(self.workdir / "server.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.workdir / "server.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_server", f"--config={config_file}"],
             env=self.env(),

@@ -108,7 +108,7 @@ def invite_token(invite_url: str) -> str:
 
 @pytest.fixture
 def jp_server_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    config = json.loads(json.dumps(INTERVIEW_SERVER_CONFIG))
+    config: dict[str, Any] = json.loads(json.dumps(INTERVIEW_SERVER_CONFIG))
     data = tmp_path_factory.mktemp("interview-data")
     config["InterviewApp"] = {
         "db_path": str(data / "rooms.sqlite"),
@@ -142,7 +142,8 @@ def make_room(owner: Client) -> Callable[..., Awaitable[dict[str, Any]]]:
         body = {"title": "Two sum", "language": "python", "duration_minutes": 45, **fields}
         code, room = await owner.json("POST", "interview/api/rooms", body)
         assert code == 201, room
-        return dict(room)
+        assert isinstance(room, dict)
+        return room
 
     return make
 

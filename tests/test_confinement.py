@@ -210,7 +210,7 @@ async def test_workspaces_are_per_participant(owner: Any, make_room: Any, make_c
     code, other = await iv.json("GET", "lab/api/workspaces/default")
     assert other["data"] == {}
     # the owner's own workspace store is untouched
-    code, owners = await owner.json("GET", "lab/api/workspaces/default")
+    _, owners = await owner.json("GET", "lab/api/workspaces/default")
     assert owners["data"].get("layout-restorer:data") != {"main": "candidate-layout"}
     # settings stay read-only
     r = await cand.request("PUT", "lab/api/settings/@jupyterlab/apputils-extension:themes", {"raw": "{}"})

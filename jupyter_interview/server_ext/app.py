@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Coroutine
-from typing import Any, ClassVar
+from typing import Any
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
@@ -53,7 +53,7 @@ def run_blocking(coro: Coroutine[Any, Any, None]) -> None:
         raise error[0]
 
 
-class InterviewApp(ExtensionApp):  # type: ignore[misc]
+class InterviewApp(ExtensionApp):
     name = "jupyter_interview"
     app_name = "Jupyter Interview"
     description = "Live technical interviews on Jupyter: rooms, invites and roles."
@@ -61,7 +61,7 @@ class InterviewApp(ExtensionApp):  # type: ignore[misc]
     load_other_extensions = True
 
     # Used when launched as `jupyter interview serve`: the server itself becomes interview-aware.
-    serverapp_config: ClassVar[dict[str, Any]] = {
+    serverapp_config = {  # noqa: RUF012 (a traitlets-era class attribute of ExtensionApp)
         "identity_provider_class": "jupyter_interview.server_ext.identity.InterviewIdentityProvider",
         "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
         "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
@@ -155,10 +155,11 @@ class InterviewApp(ExtensionApp):  # type: ignore[misc]
 
     def initialize_settings(self) -> None:
         serverapp = self.serverapp
+        assert serverapp is not None
         root_dir = serverapp.root_dir
         self._check_secrets_outside_root(root_dir)
         codec = InviteCodec(self._invite_keys(), issuer=self.invite_issuer, audience=self.invite_audience)
-        store = self.store_class(self.db_path)  # type: ignore[call-arg]
+        store = self.store_class(self.db_path)
         self.service = RoomService(
             store,
             codec,
@@ -190,6 +191,7 @@ class InterviewApp(ExtensionApp):  # type: ignore[misc]
         self._install_page_config_hook()
 
     def _install_page_config_hook(self) -> None:
+        assert self.serverapp is not None
         web_settings = self.serverapp.web_app.settings
         previous = web_settings.get("page_config_hook")
         disabled = list(PARTICIPANT_DISABLED_PLUGINS) if self.hide_plugins_for_participants else []

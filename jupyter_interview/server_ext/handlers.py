@@ -65,7 +65,7 @@ def api(method: F) -> F:
     return cast(F, wrapper)
 
 
-class InterviewHandler(APIHandler):  # type: ignore[misc]
+class InterviewHandler(APIHandler):
     """Base of our REST handlers: errors in one format, body limits, room and role helpers."""
 
     @property
@@ -84,7 +84,7 @@ class InterviewHandler(APIHandler):  # type: ignore[misc]
     def user(self) -> InterviewUser:
         return cast(InterviewUser, self.current_user)
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         length = self.request.headers.get("Content-Length")
         limit = int(self.config_values["max_body_bytes"])
@@ -413,7 +413,7 @@ code{{background:#eee;padding:0 .3em}}</style></head>
 <body><h1>{title}</h1><p>{message}</p><p>Reason: <code>{code}</code></p></body></html>"""
 
 
-class JoinHandler(JupyterHandler):  # type: ignore[misc]
+class JoinHandler(JupyterHandler):
     """`interview/join/{room}?invite=<jwt>`: verify, open a session, drop the JWT from the URL, enter the lab."""
 
     @property

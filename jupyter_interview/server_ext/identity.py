@@ -56,7 +56,7 @@ def participant_user(identity: Identity) -> InterviewUser:
     )
 
 
-class InterviewIdentityProvider(PasswordIdentityProvider):  # type: ignore[misc]
+class InterviewIdentityProvider(PasswordIdentityProvider):
     """Resolution order: Jupyter's token -> owner; interview session -> participant; login cookie -> owner.
 
     Invite identities then pass the Authorizer's route gate here, before any handler runs, so that

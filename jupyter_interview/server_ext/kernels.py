@@ -16,15 +16,15 @@ def room_of_path(path: str | None) -> str | None:
     return None
 
 
-class RoomKernelManager(AsyncMappingKernelManager):  # type: ignore[misc]
+class RoomKernelManager(AsyncMappingKernelManager):
     """Records the room of each kernel from the path it was started for; the Authorizer reads it."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.kernel_rooms: dict[str, str] = {}
 
-    async def start_kernel(
-        self, *, kernel_id: str | None = None, path: str | None = None, **kwargs: Any
+    async def start_kernel(  # type: ignore[override]
+        self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any
     ) -> str:
         kid: str = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         room = room_of_path(path)

@@ -32,51 +32,51 @@ def _participant(handler: web.RequestHandler) -> InterviewUser | None:
     return None
 
 
-class RoomKernelsHandler(MainKernelHandler):  # type: ignore[misc]
+class RoomKernelsHandler(MainKernelHandler):
     async def get(self) -> None:
         user = _participant(self)
         if user is None:
-            await super().get()
+            await super().get()  # type: ignore[misc]
             return
         km = self.kernel_manager
         rooms: dict[str, str] = getattr(km, "kernel_rooms", {})
-        kernels = await ensure_async(km.list_kernels())
+        kernels = await ensure_async(km.list_kernels())  # type: ignore[no-untyped-call]
         mine = [k for k in kernels if rooms.get(k["id"]) == user.room_id]
         self.finish(json.dumps(mine, default=str))
 
 
-class RoomSessionsHandler(SessionRootHandler):  # type: ignore[misc]
+class RoomSessionsHandler(SessionRootHandler):
     async def get(self) -> None:
         user = _participant(self)
         if user is None:
-            await super().get()
+            await super().get()  # type: ignore[misc]
             return
-        sessions = await ensure_async(self.session_manager.list_sessions())
+        sessions: list[dict[str, Any]] = await ensure_async(self.session_manager.list_sessions())  # type: ignore[no-untyped-call]
         mine = [s for s in sessions if in_room(str(s.get("path", "")), str(user.room_id))]
         self.finish(json.dumps(mine, default=str))
 
 
-class RoomContentsHandler(ContentsHandler):  # type: ignore[misc]
+class RoomContentsHandler(ContentsHandler):
     """Above the room folder, a participant sees only the way down to its own room."""
 
     async def get(self, path: str = "") -> None:
         user = _participant(self)
         path = (path or "").strip("/")
         if user is None or in_room(path, str(user.room_id)):
-            await super().get(path)
+            await super().get(path)  # type: ignore[misc]
             return
         parts = path.split("/") if path else []
         way = [ROOMS_FOLDER, str(user.room_id)]
         child = "/".join(way[: len(parts) + 1])
         cm = self.contents_manager
-        model = await ensure_async(cm.get(path, type="directory", content=False))
+        model = await ensure_async(cm.get(path, type="directory", content=False))  # type: ignore[no-untyped-call]
         if self.get_query_argument("content", "1") == "1":
-            model["content"] = [await ensure_async(cm.get(child, content=False))]
+            model["content"] = [await ensure_async(cm.get(child, content=False))]  # type: ignore[no-untyped-call]
             model["format"] = "json"
         self.finish(json.dumps(model, default=str))
 
 
-class ParticipantWorkspacesHandler(WorkspacesHandler):  # type: ignore[misc]
+class ParticipantWorkspacesHandler(WorkspacesHandler):
     """Each participant has one workspace of its own, stored with the room, whatever name the lab asks for."""
 
     def _service(self) -> RoomService:
@@ -85,7 +85,7 @@ class ParticipantWorkspacesHandler(WorkspacesHandler):  # type: ignore[misc]
     async def get(self, space_name: str = "") -> Any:
         user = _participant(self)
         if user is None:
-            return await super().get(space_name)
+            return await super().get(space_name)  # type: ignore[misc]
         raw = await self._service().store.get_workspace(str(user.participant_id))
         name = space_name or "default"
         if raw is None:
@@ -119,7 +119,7 @@ class ParticipantWorkspacesHandler(WorkspacesHandler):  # type: ignore[misc]
 def scoped_handlers(
     base_url: str, workspaces_api_url: str, workspaces_manager: Any
 ) -> list[tuple[str, Any, Any]]:
-    from jupyter_server.services.contents.handlers import path_regex
+    from jupyter_server.services.contents.handlers import path_regex  # type: ignore[attr-defined]
 
     handlers: list[tuple[str, Any, Any]] = [
         (url_path_join(base_url, r"/api/kernels/?"), RoomKernelsHandler, {}),

@@ -206,9 +206,9 @@ async def test_workspaces_are_per_participant(owner: Any, make_room: Any, make_c
     r = await cand.request("PUT", "lab/api/workspaces/default", body)
     assert r.code == 204, r.body
     code, got = await cand.json("GET", "lab/api/workspaces/default")
-    assert got["data"] == body["data"]
+    assert code == 200 and got["data"] == body["data"]
     code, other = await iv.json("GET", "lab/api/workspaces/default")
-    assert other["data"] == {}
+    assert code == 200 and other["data"] == {}
     # the owner's own workspace store is untouched
     _, owners = await owner.json("GET", "lab/api/workspaces/default")
     assert owners["data"].get("layout-restorer:data") != {"main": "candidate-layout"}

@@ -114,8 +114,6 @@ def jp_server_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
         "db_path": str(data / "rooms.sqlite"),
         "invite_secret_path": str(data / "invite_secret"),
     }
-    config["YDocExtension"] = {"ystore_class": "jupyter_server_ydoc.stores.SQLiteYStore"}
-    config["SQLiteYStore"] = {"db_path": str(data / "ystore.db")}
     return config
 
 
@@ -205,8 +203,6 @@ class ServerProcess:
             "db_path": str(self.data / "rooms.sqlite"),
             "invite_secret_path": str(self.data / "invite_secret"),
         }
-        config["YDocExtension"] = {"ystore_class": "jupyter_server_ydoc.stores.SQLiteYStore"}
-        config["SQLiteYStore"] = {"db_path": str(self.data / "ystore.db")}
         config_file = self.workdir / "server_config.json"
         config_file.write_text(json.dumps(config))
         self.log = open(self.workdir / "server.log", "ab")

@@ -228,3 +228,29 @@ async def test_page_config_hides_what_participants_may_not_use(
     page = r.body.decode()
     assert "@jupyterlab/terminal-extension" in page
     assert f'"interviewRoom": "{room["id"]}"' in page or f'"interviewRoom":"{room["id"]}"' in page
+
+
+async def test_collaboration_store_lives_in_the_data_dir_not_the_served_root(
+    owner: Any, make_room: Any, make_client: Any, jp_root_dir: Any, jp_serverapp: Any
+) -> None:
+    import asyncio
+    import os
+
+    room, cand = await live_room_with_candidate(owner, make_room, make_client)
+    code, doc = await cand.json(
+        "PUT",
+        f"api/collaboration/session/interviews/{room['id']}/interview.ipynb",
+        {"format": "json", "type": "notebook"},
+    )
+    assert code in (200, 201)
+    ws = await websocket_connect(ws_request(cand, f"api/collaboration/room/json:notebook:{doc['fileId']}"))
+    app = next(iter(jp_serverapp.extension_manager.extension_apps["jupyter_interview"]))
+    expected = os.path.join(os.path.dirname(app.db_path), "ystore.db")
+    for _ in range(50):
+        if os.path.exists(expected):
+            break
+        await asyncio.sleep(0.1)
+    ws.close()
+    assert os.path.exists(expected)
+    leaked = [str(p) for p in jp_root_dir.rglob("*ystore*")]
+    assert leaked == []

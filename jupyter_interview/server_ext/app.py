@@ -132,6 +132,16 @@ class InterviewApp(ExtensionApp):
     def _secret_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "jupyter_interview", "invite_secret")
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        # jupyter-collaboration keeps every document update in `.jupyter_ystore.db` in the server's
+        # working directory by default: often the served root, where a participant could read other
+        # rooms' history. We link before it (extensions link in name order), so moving its store into
+        # the data dir here reaches it, unless the deployment chose a path itself.
+        ystore = serverapp.config.SQLiteYStore
+        if "db_path" not in ystore:
+            ystore.db_path = os.path.join(os.path.dirname(self.db_path), "ystore.db")
+
     def _invite_keys(self) -> InviteKeys:
         if self.invite_public_keys or self.invite_jwks_path:
             jwks = None

@@ -192,6 +192,11 @@ async def test_notes_are_private_per_interviewer_with_etags(
     assert code == 409 and body["error"]["code"] in ("stale_etag", "etag_required")
     code, body = await iv1.json("PUT", f"interview/api/rooms/{rid}/notes", {"text": "overwrite"})
     assert code == 409 and body["error"]["code"] == "etag_required"
+    # a tab that read the notes before anything was saved is stale as well
+    code, body = await iv1.json(
+        "PUT", f"interview/api/rooms/{rid}/notes", {"text": "overwrite"}, headers={"If-Match": '"new"'}
+    )
+    assert code == 409 and body["error"]["code"] == "stale_etag"
     code, ok = await iv1.json(
         "PUT", f"interview/api/rooms/{rid}/notes", {"text": "v2"}, headers={"If-Match": saved["etag"]}
     )
@@ -222,8 +227,18 @@ async def test_delete_room_removes_folder_sessions_and_notes(
     await iv.join(room["invites"]["interviewer"])
     n = (await iv.json("GET", f"interview/api/rooms/{rid}/notes"))[1]
     await iv.json("PUT", f"interview/api/rooms/{rid}/notes", {"text": "x"}, headers={"If-Match": n["etag"]})
+    code, kernel = await owner.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{rid}"})
+    assert code == 201
+    code, _ = await owner.json(
+        "PUT",
+        f"api/collaboration/session/interviews/{rid}/interview.ipynb",
+        {"format": "json", "type": "notebook"},
+    )
+    assert code in (200, 201)
     assert (await owner.json("DELETE", f"interview/api/rooms/{rid}"))[0] == 204
     assert not os.path.exists(jp_root_dir / "interviews" / rid)
+    code, kernels = await owner.json("GET", "api/kernels")
+    assert kernel["id"] not in [k["id"] for k in kernels]
     assert (await owner.json("GET", f"interview/api/rooms/{rid}"))[0] == 404
     assert (await iv.json("GET", f"interview/api/rooms/{rid}/me"))[0] == 401
 

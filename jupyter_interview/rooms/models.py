@@ -167,6 +167,9 @@ class Session:
     expires_at: float
 
 
+NEW_NOTES_ETAG = '"new"'  # the etag of notes not written yet
+
+
 @dataclass(frozen=True)
 class Notes:
     room_id: str

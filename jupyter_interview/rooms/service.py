@@ -354,6 +354,7 @@ class RoomService:
             raise Conflict(
                 "these notes exist already; send If-Match with the etag you last read", code="etag_required"
             )
+        # A tab that read no notes yet sends NEW_NOTES_ETAG: once another tab saved, it is stale too.
         if current is not None and if_match not in (current.etag, "*"):
             raise Conflict(
                 "the notes changed since you read them (another tab?); reload and merge", code="stale_etag"

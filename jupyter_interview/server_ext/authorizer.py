@@ -68,7 +68,8 @@ class InterviewAuthorizer(Authorizer):
         allowed = await self.decide(handler, user)
         if not allowed:
             reason = getattr(handler, "_interview_reason", "not allowed")
-            handler._jupyter_current_user = user  # type: ignore[attr-defined]
+            # Record who was refused, so that logging the 403 does not ask for the user again.
+            handler.current_user = handler._jupyter_current_user = user  # type: ignore[attr-defined]
             raise web.HTTPError(403, reason, reason=None)
 
     async def decide(self, handler: web.RequestHandler, user: InterviewUser) -> bool:

@@ -25,8 +25,9 @@ from jupyter_interview.errors import (
 )
 from jupyter_interview.rooms import models
 from jupyter_interview.rooms.invites import InviteError
-from jupyter_interview.rooms.models import Role, Room, RoomState
+from jupyter_interview.rooms.models import NEW_NOTES_ETAG, Role, Room
 from jupyter_interview.rooms.service import Access, RoomService
+from jupyter_interview.server_ext.cleanup import forget_room
 from jupyter_interview.server_ext.identity import SERVICE_KEY, SESSION_COOKIE, InterviewUser
 from jupyter_interview.server_ext.ratelimit import RateLimits
 
@@ -238,7 +239,8 @@ class RoomHandler(InterviewHandler):
     async def delete(self, room_id: str) -> None:
         await self.authorize("write", "interview:rooms")
         self.require_role()
-        self.service.get_room(room_id)
+        room = self.service.get_room(room_id)
+        await forget_room(self.settings, room.id, [room.notebook_path])
         await self.service.delete_room(room_id)
         self.set_status(204)
         self.finish()
@@ -328,7 +330,7 @@ class NotesHandler(InterviewHandler):
             return
         p = self.service.get_participant(room_id, str(self.user.participant_id))
         found = await self.service.read_notes(room_id, p)
-        etag = found[0].etag if found else '"new"'
+        etag = found[0].etag if found else NEW_NOTES_ETAG
         self.set_header("ETag", etag)
         self.reply(
             {
@@ -346,9 +348,7 @@ class NotesHandler(InterviewHandler):
         text = models.parse_notes(self.json_body(), int(self.config_values["notes_max_chars"]))
         author_id, author_name = self._author()
         if_match = self.request.headers.get("If-Match")
-        notes = await self.service.write_notes(
-            room_id, author_id, author_name, text, None if if_match == '"new"' else if_match
-        )
+        notes = await self.service.write_notes(room_id, author_id, author_name, text, if_match)
         self.set_header("ETag", notes.etag)
         self.reply({"text": notes.text, "etag": notes.etag, "updated_at": notes.updated_at})
 
@@ -467,10 +467,7 @@ class JoinHandler(JupyterHandler):
         self.xsrf_token  # noqa: B018  (sets the _xsrf cookie the lab's POSTs need)
         self.set_header("Cache-Control", "no-store")
         self.set_header("Referrer-Policy", "no-referrer")
-        target = url_path_join(self.base_url, "lab/tree", identity.room.notebook_path)
-        if identity.room.state is RoomState.ENDED:
-            target = url_path_join(self.base_url, "lab")
-        self.redirect(target)
+        self.redirect(url_path_join(self.base_url, "lab/tree", identity.room.notebook_path))
 
 
 def default_handlers(base: str) -> list[tuple[str, type[web.RequestHandler]]]:

@@ -185,6 +185,25 @@ class Notes:
 
 
 @dataclass(frozen=True)
+class ChatMessage:
+    room_id: str
+    id: str
+    author_id: str
+    author_name: str
+    text: str
+    ts: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": self.author_id,
+            "name": self.author_name,
+            "text": self.text,
+            "ts": self.ts,
+        }
+
+
+@dataclass(frozen=True)
 class RoomSpec:
     """A validated request to create a room."""
 

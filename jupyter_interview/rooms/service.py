@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from jupyter_interview.errors import Conflict, NotFound, Unauthenticated
+from jupyter_interview.errors import BadRequest, Conflict, NotFound, Unauthenticated
 from jupyter_interview.rooms.invites import InviteClaims, InviteCodec
 from jupyter_interview.rooms.models import (
     NOTEBOOK_NAME,
     ROOMS_FOLDER,
+    ChatMessage,
     Invite,
     Notes,
     Participant,
@@ -31,6 +32,7 @@ from jupyter_interview.rooms.models import (
 )
 from jupyter_interview.rooms.notebook import notebook_for
 from jupyter_interview.rooms.store import RoomStore
+from jupyter_interview.rooms.timer import IDLE, RUNNING, Timer
 
 
 class Access:
@@ -40,6 +42,15 @@ class Access:
     READ = "read"  # read files; no writes, no execution
     EXECUTE = "execute"  # read files and run code, no writes
     WRITE = "write"  # read, write and run code
+
+
+@dataclass(frozen=True)
+class Change:
+    """What changed, for listeners such as the real-time layer. Listeners read the new state back."""
+
+    kind: str  # "room" (state or settings), "participant", "revoked", "deleted", "timer"
+    room_id: str
+    participant_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,17 @@ class RoomService:
         self._participants: dict[str, Participant] = {}
         self._invites: dict[str, Invite] = {}
         self._sessions: dict[str, Session] = {}
+        self._timers: dict[str, Timer] = {}
+        self._listeners: list[Callable[[Change], None]] = []
         self._write_lock = asyncio.Lock()
+
+    def add_listener(self, listener: Callable[[Change], None]) -> None:
+        self._listeners.append(listener)
+
+    def _emit(self, kind: str, room_id: str, participant_id: str | None = None) -> None:
+        change = Change(kind, room_id, participant_id)
+        for listener in list(self._listeners):
+            listener(change)
 
     async def load(self) -> None:
         await self.store.open()
@@ -98,6 +119,7 @@ class RoomService:
         expired = [s.token_hash for s in sessions if s.expires_at <= now]
         await self.store.delete_sessions(expired)
         self._sessions = {s.token_hash: s for s in sessions if s.expires_at > now}
+        self._timers = await self.store.list_timers()
 
     async def close(self) -> None:
         await self.store.close()
@@ -163,7 +185,8 @@ class RoomService:
             updated = replace(room, **changes, updated_at=self.clock())
             await self.store.put_room(updated)
             self._rooms[room_id] = updated
-            return updated
+        self._emit("room", room_id)
+        return updated
 
     async def delete_room(self, room_id: str) -> None:
         async with self._write_lock:
@@ -173,7 +196,9 @@ class RoomService:
             for table in (self._participants, self._invites, self._sessions):
                 for key in [k for k, v in table.items() if v.room_id == room_id]:
                     del table[key]
+            self._timers.pop(room_id, None)
             await asyncio.to_thread(shutil.rmtree, self.room_dir(room), True)
+        self._emit("deleted", room_id)
 
     async def _set_state(self, room_id: str, state: RoomState) -> Room:
         async with self._write_lock:
@@ -183,16 +208,25 @@ class RoomService:
             return room
 
     async def start(self, room_id: str) -> Room:
-        return await self._set_state(room_id, RoomState.LIVE)
+        room = await self._set_state(room_id, RoomState.LIVE)
+        timer = self.timer(room_id)
+        if timer.status == IDLE:
+            await self._put_timer(room_id, timer.start(self.clock(), room.duration_minutes * 60))
+        self._emit("room", room_id)
+        return room
 
     async def end(self, room_id: str) -> Room:
         room = await self._set_state(room_id, RoomState.ENDED)
+        timer = self.timer(room_id)
+        if timer.status == RUNNING:
+            await self._put_timer(room_id, timer.pause(self.clock()))
         # Sessions outlive the room by a grace so participants can read the end screen.
         limit = room.ended_at + self.session_grace_s if room.ended_at else self.clock()
         for s in [s for s in self._sessions.values() if s.room_id == room_id and s.expires_at > limit]:
             shorter = replace(s, expires_at=limit)
             await self.store.put_session(shorter)
             self._sessions[s.token_hash] = shorter
+        self._emit("room", room_id)
         return room
 
     # ---------------- participants & invites ----------------
@@ -235,7 +269,8 @@ class RoomService:
                 i.revoked_at is None for i in self._invites.values() if i.participant_id == p.id
             ):
                 await self._put_participant(replace(p, status=ParticipantStatus.LEFT))
-            return invite
+        self._emit("revoked", room_id, invite.participant_id)
+        return invite
 
     def invites(self, room_id: str) -> list[Invite]:
         return [i for i in self._invites.values() if i.room_id == room_id]
@@ -256,7 +291,9 @@ class RoomService:
             if p.status is ParticipantStatus.LEFT:
                 raise Conflict("this participant's invite was revoked", code="participant_left")
             status = ParticipantStatus.ADMITTED if admit else ParticipantStatus.DENIED
-            return await self._put_participant(replace(p, status=status))
+            p = await self._put_participant(replace(p, status=status))
+        self._emit("participant", room_id, participant_id)
+        return p
 
     # ---------------- sessions ----------------
     async def join(self, token: str, room_id: str) -> tuple[str, Identity]:
@@ -297,6 +334,7 @@ class RoomService:
             )
             await self.store.put_session(session)
             self._sessions[session.token_hash] = session
+        self._emit("participant", room.id, p.id)
         return session_token, Identity(p, room, session)
 
     def resolve(self, session_token: str) -> Identity | None:
@@ -334,6 +372,66 @@ class RoomService:
         if room.settings.waiting_room and p.status is not ParticipantStatus.ADMITTED:
             return Access.NONE
         return Access.WRITE
+
+    # ---------------- timer ----------------
+    def timer(self, room_id: str) -> Timer:
+        return self._timers.get(room_id) or Timer()
+
+    async def _put_timer(self, room_id: str, timer: Timer) -> Timer:
+        await self.store.put_timer(room_id, timer)
+        self._timers[room_id] = timer
+        self._emit("timer", room_id)
+        return timer
+
+    async def timer_action(self, room_id: str, action: str, minutes: int | None = None) -> Timer:
+        """An interviewer's start, pause, resume or extend; the room must be live."""
+        async with self._write_lock:
+            room = self.get_room(room_id)
+            if room.state is not RoomState.LIVE:
+                raise Conflict(
+                    f"the interview is {room.state}; the timer runs only while it is live", code="not_live"
+                )
+            now, timer = self.clock(), self.timer(room_id)
+            if action == "start":
+                changed = timer.start(now, room.duration_minutes * 60)
+            elif action == "pause":
+                changed = timer.pause(now)
+            elif action == "resume":
+                changed = timer.resume(now)
+            elif action == "extend":
+                changed = timer.extend(now, minutes or 5)
+            else:
+                raise BadRequest(
+                    f"unknown timer action '{action}'; accepted: start, pause, resume, extend",
+                    code="invalid_field",
+                )
+            return await self._put_timer(room_id, changed)
+
+    def due_timers(self) -> list[tuple[str, float]]:
+        """(room, ends_at) of every running timer, for whoever schedules expiry."""
+        return [(rid, t.ends_at() or 0.0) for rid, t in self._timers.items() if t.status == RUNNING]
+
+    async def expire_timer(self, room_id: str) -> Timer | None:
+        """Called when a timer's time is up: mark it expired and end the room if it says auto_end."""
+        timer = self._timers.get(room_id)
+        now = self.clock()
+        if timer is None or not timer.is_due(now) or room_id not in self._rooms:
+            return None
+        expired = await self._put_timer(room_id, timer.expire(now))
+        room = self._rooms[room_id]
+        if room.settings.auto_end and room.state is RoomState.LIVE:
+            await self.end(room_id)
+        return expired
+
+    # ---------------- chat ----------------
+    async def post_chat(self, room_id: str, author_id: str, author_name: str, text: str) -> ChatMessage:
+        self.get_room(room_id)
+        message = ChatMessage(room_id, new_id(), author_id, author_name, text, self.clock())
+        await self.store.add_chat(message)
+        return message
+
+    async def chat_history(self, room_id: str, limit: int = 200) -> list[ChatMessage]:
+        return await self.store.list_chat(room_id, limit)
 
     # ---------------- notes ----------------
     async def read_notes(self, room_id: str, author: Participant | None) -> list[Notes]:

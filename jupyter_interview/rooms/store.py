@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from jupyter_interview.rooms.models import (
+    ChatMessage,
     Invite,
     Notes,
     Participant,
@@ -23,6 +24,7 @@ from jupyter_interview.rooms.models import (
     RoomState,
     Session,
 )
+from jupyter_interview.rooms.timer import Timer
 
 T = TypeVar("T")
 
@@ -85,6 +87,23 @@ class RoomStore(abc.ABC):
     @abc.abstractmethod
     async def put_notes(self, notes: Notes, expected_version: int) -> bool:
         """Write notes if the stored version is still `expected_version` (0: none yet). False if stale."""
+
+    # chat and timer
+    @abc.abstractmethod
+    async def add_chat(self, message: ChatMessage) -> None: ...
+
+    @abc.abstractmethod
+    async def list_chat(self, room_id: str, limit: int) -> list[ChatMessage]:
+        """The newest `limit` messages, oldest first."""
+
+    @abc.abstractmethod
+    async def get_timer(self, room_id: str) -> Timer | None: ...
+
+    @abc.abstractmethod
+    async def put_timer(self, room_id: str, timer: Timer) -> None: ...
+
+    @abc.abstractmethod
+    async def list_timers(self) -> dict[str, Timer]: ...
 
     # JupyterLab workspaces of invite identities, one per participant
     @abc.abstractmethod
@@ -149,6 +168,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE workspaces (
         participant_id TEXT PRIMARY KEY,
         room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        data TEXT NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE chat (
+        room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        author_name TEXT NOT NULL,
+        text TEXT NOT NULL,
+        ts REAL NOT NULL,
+        PRIMARY KEY (room_id, id)
+    );
+    CREATE INDEX chat_room_ts ON chat(room_id, ts);
+    CREATE TABLE timers (
+        room_id TEXT PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,
         data TEXT NOT NULL
     );
     """,
@@ -382,3 +417,31 @@ class SQLiteRoomStore(RoomStore):
                 "INSERT OR REPLACE INTO workspaces VALUES (?,?,?)", (participant_id, room_id, data)
             )
         )
+
+    # ---- chat and timer ----
+    async def add_chat(self, m: ChatMessage) -> None:
+        row = (m.room_id, m.id, m.author_id, m.author_name, m.text, m.ts)
+        await self._run(lambda c: c.execute("INSERT INTO chat VALUES (?,?,?,?,?,?)", row))
+
+    async def list_chat(self, room_id: str, limit: int) -> list[ChatMessage]:
+        rows = await self._run(
+            lambda c: c.execute(
+                "SELECT * FROM (SELECT * FROM chat WHERE room_id=? ORDER BY ts DESC LIMIT ?) ORDER BY ts",
+                (room_id, limit),
+            ).fetchall()
+        )
+        return [ChatMessage(*r) for r in rows]
+
+    async def get_timer(self, room_id: str) -> Timer | None:
+        row = await self._run(
+            lambda c: c.execute("SELECT data FROM timers WHERE room_id=?", (room_id,)).fetchone()
+        )
+        return Timer.from_store(json.loads(row[0])) if row else None
+
+    async def put_timer(self, room_id: str, timer: Timer) -> None:
+        data = json.dumps(timer.to_store())
+        await self._run(lambda c: c.execute("INSERT OR REPLACE INTO timers VALUES (?,?)", (room_id, data)))
+
+    async def list_timers(self) -> dict[str, Timer]:
+        rows = await self._run(lambda c: c.execute("SELECT room_id, data FROM timers").fetchall())
+        return {r[0]: Timer.from_store(json.loads(r[1])) for r in rows}

@@ -27,6 +27,7 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "admit or deny": ("POST", "interview/api/rooms/{room}/admit/{candidate}", None),
     "own notes": ("GET", "interview/api/rooms/{room}/notes", None),
     "who am I": ("GET", "interview/api/rooms/{room}/me", None),
+    "ICE servers": ("GET", "interview/api/rooms/{room}/ice-servers", None),
     "API description": ("GET", "interview/api/openapi.json", None),
     "lab page": ("GET", "lab/tree/" + NB, None),
     "settings (read)": ("GET", "lab/api/settings", None),

@@ -10,8 +10,9 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Integer, List, Type, Unicode, default
+from traitlets import Bool, Dict, Enum, Integer, List, Type, Unicode, default
 
+from jupyter_interview.rooms import ice
 from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
 from jupyter_interview.rooms.service import RoomService
 from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
@@ -118,6 +119,38 @@ class InterviewApp(ExtensionApp):
         config=True,
         help="Limits per identity and per client address, as 'N/period' (moving window) per action.",
     )
+    stun_urls = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="STUN urls handed to participants (e.g. stun:turn.example.com:3478). Empty by default: no"
+        " public STUN server is contacted unless an operator sets one.",
+    )
+    turn_urls = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="TURN urls handed to participants (e.g. turn:turn.example.com:3478?transport=udp), each with"
+        " per-participant TURN REST credentials; needs turn_secret.",
+    )
+    turn_secret = Unicode(
+        "",
+        config=True,
+        help="The TURN server's shared secret (coturn use-auth-secret / static-auth-secret) that signs"
+        " the TURN credentials.",
+    )
+    turn_ttl_s = Integer(
+        3600,
+        config=True,
+        help="Lifetime of minted TURN credentials, in seconds. A call set up before expires_at keeps its"
+        " relay; a new call or an ICE restart after it needs fresh credentials from the server.",
+    )
+    ice_transport_policy = Enum(
+        list(ice.TRANSPORT_POLICIES),
+        default_value="all",
+        config=True,
+        help="The iceTransportPolicy clients should use: 'all', or 'relay' to send all media via TURN.",
+    )
     hide_plugins_for_participants = Bool(
         True,
         config=True,
@@ -168,6 +201,7 @@ class InterviewApp(ExtensionApp):
         assert serverapp is not None
         root_dir = serverapp.root_dir
         self._check_secrets_outside_root(root_dir)
+        ice.check_urls(self.stun_urls, self.turn_urls, self.turn_secret)
         codec = InviteCodec(self._invite_keys(), issuer=self.invite_issuer, audience=self.invite_audience)
         store = self.store_class(self.db_path)
         self.service = RoomService(
@@ -195,6 +229,11 @@ class InterviewApp(ExtensionApp):
                     "notes_max_chars": self.notes_max_chars,
                     "invite_expires_in_s": self.invite_expires_in_s,
                     "session_max_age_s": self.session_max_age_s,
+                    "stun_urls": list(self.stun_urls),
+                    "turn_urls": list(self.turn_urls),
+                    "turn_secret": self.turn_secret,
+                    "turn_ttl_s": self.turn_ttl_s,
+                    "ice_transport_policy": self.ice_transport_policy,
                 },
             }
         )

@@ -6,6 +6,7 @@ import functools
 import html
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
@@ -23,7 +24,7 @@ from jupyter_interview.errors import (
     PayloadTooLarge,
     Unauthenticated,
 )
-from jupyter_interview.rooms import models
+from jupyter_interview.rooms import ice, models
 from jupyter_interview.rooms.invites import InviteError
 from jupyter_interview.rooms.models import NEW_NOTES_ETAG, Role, Room
 from jupyter_interview.rooms.service import Access, RoomService
@@ -399,6 +400,30 @@ class MeHandler(InterviewHandler):
         )
 
 
+class IceServersHandler(InterviewHandler):
+    """STUN/TURN servers for the caller; TURN credentials are minted per participant and expire."""
+
+    @api
+    async def get(self, room_id: str) -> None:
+        await self.authorize("read", "interview:ice-servers")
+        self.room_for_request(room_id)
+        config = self.config_values
+        ttl = int(config["turn_ttl_s"])
+        servers = ice.ice_servers(
+            config["stun_urls"],
+            config["turn_urls"],
+            config["turn_secret"],
+            self.user.participant_id or "owner",
+            ttl,
+            time.time(),
+        )
+        # Credentials: no shared or browser cache may keep them.
+        self.set_header("Cache-Control", "no-store")
+        self.reply(
+            {"ice_servers": servers, "ttl_s": ttl, "ice_transport_policy": config["ice_transport_policy"]}
+        )
+
+
 class OpenAPIHandler(InterviewHandler):
     @api
     async def get(self) -> None:
@@ -487,6 +512,7 @@ def default_handlers(base: str) -> list[tuple[str, type[web.RequestHandler]]]:
         ),
         (url_path_join(api_base, "rooms", room, "notes"), NotesHandler),
         (url_path_join(api_base, "rooms", room, "me"), MeHandler),
+        (url_path_join(api_base, "rooms", room, "ice-servers"), IceServersHandler),
         (url_path_join(api_base, r"openapi\.json"), OpenAPIHandler),
         (url_path_join(base, "interview/join", room), JoinHandler),
     ]

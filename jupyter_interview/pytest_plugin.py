@@ -248,3 +248,105 @@ def server_process(tmp_path: Any) -> Any:
     server = ServerProcess(tmp_path, port)
     yield server
     server.stop(kill=True)
+
+
+class Signal:
+    """A participant's real-time socket: send events, wait for the ones that matter."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.inbox: list[dict[str, Any]] = []
+        self.closed: tuple[int | None, str | None] | None = None
+        self.last_seq = 0
+        self._n = 0
+
+    @classmethod
+    async def open(
+        cls, client: Client, room_id: str, *, hello: dict[str, Any] | None = None, origin: str | None = None
+    ) -> Signal:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        url = client.url(f"interview/api/rooms/{room_id}/ws").replace("http://", "ws://")
+        headers = {"Origin": origin or client.origin}
+        if client.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        if client.token:
+            headers["Authorization"] = f"token {client.token}"
+        conn = await websocket_connect(HTTPRequest(url, headers=headers))
+        sig = cls(conn)
+        if hello is not None:
+            await sig.send("hello", hello)
+            await sig.wait("welcome")
+        return sig
+
+    async def send(self, etype: str, payload: dict[str, Any], **extra: Any) -> str:
+        self._n += 1
+        msg_id = f"c{self._n}"
+        await self.conn.write_message(
+            json.dumps({"v": 1, "type": etype, "id": msg_id, "payload": payload, **extra})
+        )
+        return msg_id
+
+    async def send_raw(self, raw: str | bytes) -> None:
+        await self.conn.write_message(raw, binary=isinstance(raw, bytes))
+
+    async def _read(self, timeout: float) -> dict[str, Any] | None:
+        import asyncio
+
+        raw = await asyncio.wait_for(self.conn.read_message(), timeout)
+        if raw is None:
+            self.closed = (self.conn.close_code, self.conn.close_reason)
+            return None
+        msg = json.loads(raw)
+        if isinstance(msg.get("seq"), int) and msg["type"] not in ("welcome", "error"):
+            self.last_seq = max(self.last_seq, msg["seq"])
+        self.inbox.append(msg)
+        return dict(msg)
+
+    async def wait(self, etype: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The next message of a type (and payload values), reading on until it comes."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        for i, queued in enumerate(self.inbox):
+            if queued["type"] == etype and all(queued["payload"].get(k) == v for k, v in match.items()):
+                return dict(self.inbox.pop(i))
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no {etype} {match}; got {[m['type'] for m in self.inbox]}")
+            msg = await self._read(left)
+            if msg is None:
+                raise ConnectionError(f"socket closed {self.closed} while waiting for {etype}")
+            if msg["type"] == etype and all(msg["payload"].get(k) == v for k, v in match.items()):
+                self.inbox.remove(msg)
+                return msg
+
+    async def drain(self, quiet_s: float = 0.3) -> list[dict[str, Any]]:
+        """Everything that arrives until the socket is quiet for quiet_s."""
+
+        got = list(self.inbox)
+        self.inbox.clear()
+        while True:
+            try:
+                msg = await self._read(quiet_s)
+            except TimeoutError:
+                return got
+            if msg is None:
+                return got
+            self.inbox.remove(msg)
+            got.append(msg)
+
+    async def wait_closed(self, timeout: float = 5.0) -> tuple[int | None, str | None]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.closed is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("socket still open")
+            await self._read(deadline - time.monotonic())
+        return self.closed
+
+    def close(self) -> None:
+        self.conn.close()

@@ -27,6 +27,7 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "admit or deny": ("POST", "interview/api/rooms/{room}/admit/{candidate}", None),
     "own notes": ("GET", "interview/api/rooms/{room}/notes", None),
     "who am I": ("GET", "interview/api/rooms/{room}/me", None),
+    "real-time socket": ("GET", "interview/api/rooms/{room}/ws", None),
     "ICE servers": ("GET", "interview/api/rooms/{room}/ice-servers", None),
     "API description": ("GET", "interview/api/openapi.json", None),
     "lab page": ("GET", "lab/tree/" + NB, None),
@@ -72,6 +73,9 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "timeline": ("GET", "api/collaboration/timeline/" + NB, None),
     "undo or redo": ("PUT", "api/collaboration/undo_redo/{collab}", {"action": "undo", "steps": 1}),
 }
+# What a granted request may answer besides success: joining with a bad invite reaches the join
+# handler, which refuses the invite itself (401 naming the reason), not the Authorizer (403).
+ALLOWED_ANSWERS = {"join with another invite": {401}}
 # Rows that change the room's state run last, after every other row of that state.
 LAST = ("start or end",)
 ROOM_SCOPES = {
@@ -192,7 +196,8 @@ async def test_role_matrix_in_every_state_and_across_rooms(
             expected = matrix.allowed(rule, role, state)
             own = for_role(ids_a, role)
             code, reply = await client.json(method, fill(template, own), fill(body, own))
-            ok = code not in (401, 403) if expected else code == 403
+            granted = code not in (401, 403) or code in ALLOWED_ANSWERS.get(rule.name, set())
+            ok = granted if expected else code == 403
             if not ok:
                 failures.append(
                     f"{role} {method} {rule.name} own room: {code} (expected {'allowed' if expected else '403'}) {str(reply)[:160]}"

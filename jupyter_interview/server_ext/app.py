@@ -10,7 +10,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Enum, Integer, List, Type, Unicode, default
+from traitlets import Bool, Dict, Enum, Float, Integer, List, Type, Unicode, default
 
 from jupyter_interview.rooms import ice
 from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
@@ -21,6 +21,11 @@ from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, defaul
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.ratelimit import RateLimits
 from jupyter_interview.server_ext.scoped import scoped_handlers
+from jupyter_interview.server_ext.ws import HUB_KEY, ORIGINS_KEY, RoomSocketHandler
+from jupyter_interview.signaling import events
+from jupyter_interview.signaling.hub import Hub
+from jupyter_interview.signaling.hub import Settings as HubSettings
+from jupyter_interview.signaling.limits import DEFAULT_RATE_CLASSES
 
 # Lab plugins an invite identity has no use for, or that would reach outside the room.
 PARTICIPANT_DISABLED_PLUGINS = [
@@ -157,6 +162,30 @@ class InterviewApp(ExtensionApp):
         help="Disable lab plugins (terminal, extension manager, ...) for invite identities.",
     )
 
+    reconnect_grace_s = Float(
+        60.0,
+        config=True,
+        help="How long a participant whose socket dropped stays 'reconnecting' and can resume, in seconds.",
+    )
+    signaling_max_frame_bytes = Integer(
+        64 * 1024, config=True, help="Largest real-time message accepted, in bytes (an SDP fits)."
+    )
+    signaling_log_size = Integer(
+        5000, config=True, help="Events each room keeps in memory for clients that resume after a drop."
+    )
+    signaling_rate_classes = Dict(
+        default_value={},
+        config=True,
+        help="Per-socket limits by event class, e.g. {'chat': [5, 20]} for 5/s with bursts of 20;"
+        " classes: control, signaling, chat, typing, reactions.",
+    )
+    ws_allowed_origins = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="Origins besides the server's own allowed to open real-time sockets (e.g. https://app.example.com).",
+    )
+
     @default("db_path")
     def _db_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "jupyter_interview", "rooms.sqlite")
@@ -212,6 +241,20 @@ class InterviewApp(ExtensionApp):
             session_grace_s=self.session_grace_s,
         )
         run_blocking(self.service.load())
+        self.hub = events.install(
+            Hub(
+                self.service,
+                HubSettings(
+                    max_frame_bytes=self.signaling_max_frame_bytes,
+                    grace_s=self.reconnect_grace_s,
+                    log_size=self.signaling_log_size,
+                    rate_classes={
+                        **DEFAULT_RATE_CLASSES,
+                        **{k: tuple(v) for k, v in self.signaling_rate_classes.items()},
+                    },
+                ),
+            )
+        )
         if not isinstance(serverapp.identity_provider, InterviewIdentityProvider):
             self.log.warning(
                 "jupyter_interview: ServerApp.identity_provider_class is not InterviewIdentityProvider;"
@@ -222,6 +265,8 @@ class InterviewApp(ExtensionApp):
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
+                HUB_KEY: self.hub,
+                ORIGINS_KEY: [o.rstrip("/").lower() for o in self.ws_allowed_origins],
                 LIMITS_KEY: RateLimits(dict(self.rate_limits)),
                 CONFIG_KEY: {
                     "public_url": self.public_url,
@@ -265,7 +310,11 @@ class InterviewApp(ExtensionApp):
 
         workspaces = WorkspacesManager(os.path.join(jupyter_config_dir(), "lab", "workspaces"))
         self.handlers.extend(default_handlers("/"))
+        self.handlers.append((r"/interview/api/rooms/(?P<room_id>[A-Za-z0-9_-]{1,64})/ws", RoomSocketHandler))
         self.handlers.extend(scoped_handlers("/", "/lab/api/workspaces", workspaces))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.hub.start()
 
     async def stop_extension(self) -> None:
         service: RoomService | None = getattr(self, "service", None)

@@ -75,6 +75,7 @@ RULES: tuple[Rule, ...] = (
     _rule("admit or deny", "POST", IV + r"/(admit|deny)/[^/]+", API_ROOM, P, None),
     _rule("own notes", "GET PUT", IV + r"/notes", API_ROOM, P, None),
     _rule("who am I", "GET", IV + r"/me", API_ROOM, P, P),
+    _rule("real-time socket", "GET", IV + r"/ws", API_ROOM, P, P, "events filtered by role and admission"),
     _rule("ICE servers", "GET", IV + "/ice-servers", API_ROOM, P, P),
     _rule("API description", "GET", r"interview/api/openapi\.json", GLOBAL, P, P),
     # ---- JupyterLab: page, assets, read-only settings, own workspace ----

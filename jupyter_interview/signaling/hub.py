@@ -81,12 +81,15 @@ class Member:
 
 @dataclass(frozen=True)
 class Audience:
-    """Who may get an event: everyone (both None), named participants, and/or roles."""
+    """Who may get an event: everyone (pids and roles None), named participants, and/or roles."""
 
     pids: frozenset[str] | None = None
     roles: frozenset[str] | None = None
+    exclude: str | None = None  # e.g. the subject of user-joined, who knows it joined
 
     def includes(self, member: Member) -> bool:
+        if member.pid == self.exclude:
+            return False
         if self.pids is None and self.roles is None:
             return True
         return bool(
@@ -425,6 +428,11 @@ class Hub:
             )
         )
 
+    def _joined(self, ch: Channel, member: Member) -> None:
+        seen = self._seen_by(member)
+        audience = Audience(seen.pids, seen.roles, exclude=member.pid)
+        self.emit(ch, "user-joined", {"participant": member.public()}, sender=member.pid, audience=audience)
+
     def _presence(self, ch: Channel, member: Member) -> None:
         payload = {"participant_id": member.pid, "status": member.presence, "media": dict(member.media)}
         self.emit(ch, "presence", payload, sender=member.pid, audience=self._seen_by(member))
@@ -450,13 +458,7 @@ class Hub:
                 self._presence(ch, member)
         else:
             member.known = True
-            self.emit(
-                ch,
-                "user-joined",
-                {"participant": member.public()},
-                sender=member.pid,
-                audience=self._seen_by(member),
-            )
+            self._joined(ch, member)
 
     def _replay(self, ch: Channel, member: Member, last_seq: int) -> list[Logged] | None:
         if last_seq > ch.seq:
@@ -542,7 +544,7 @@ class Hub:
                         and self.access(member) == Access.WRITE
                     ):
                         self._spawn(self.welcome(ch, member, resumed=False))
-                        self.emit(ch, "user-joined", {"participant": member.public()}, sender=member.pid)
+                        self._joined(ch, member)
 
     def _participant_changed(self, ch: Channel, pid: str) -> None:
         member = ch.members.get(pid)
@@ -562,7 +564,13 @@ class Hub:
         )
         if member is not None and member.greeted and self.access(member) == Access.WRITE:
             self._spawn(self.welcome(ch, member, resumed=False))
-            self.emit(ch, "user-joined", {"participant": member.public()}, sender=pid)
+            self._joined(ch, member)
+
+    def activity(self, room_id: str, payload: dict[str, Any]) -> None:
+        """A summary from the collaboration layer (edits, cursors, executions), for interviewers."""
+        ch = self.channels.get(room_id)
+        if ch is not None:
+            self.emit(ch, "activity", payload, audience=Audience(roles=STAFF))
 
     # ------------------------------------------------------------------ timer expiry
     def _schedule_expiry(self, room_id: str) -> None:

@@ -93,7 +93,9 @@ class InterviewAuthorizer(Authorizer):
         service: RoomService | None = handler.settings.get(SERVICE_KEY)
         if service is None or user.room_id is None or user.participant_id is None:
             return False, "the interview service is not running"
-        identity = service.resolve(handler.get_cookie(SESSION_COOKIE) or "")
+        identity = getattr(handler, "_interview_identity", None) or service.resolve(
+            handler.get_cookie(SESSION_COOKIE) or ""
+        )
         if identity is None or identity.participant.id != user.participant_id:
             return False, "the interview session is no longer valid"
         room, participant = identity.room, identity.participant

@@ -90,6 +90,8 @@ class InterviewIdentityProvider(PasswordIdentityProvider):
             return user
         identity = self.session_identity(handler)
         if identity is not None:
+            # The gate reuses it rather than resolving the session again.
+            handler._interview_identity = identity  # type: ignore[attr-defined]
             user = participant_user(identity)
             gate = handler.settings.get("authorizer")
             if gate is not None and hasattr(gate, "gate"):

@@ -182,7 +182,7 @@ class ServerProcess:
         env["HOME"] = str(home)
         return env
 
-    def start(self, timeout_s: float = 60) -> None:
+    def start(self, timeout_s: float = 60, extra: dict[str, dict[str, Any]] | None = None) -> None:
         import subprocess
         import sys
         import time
@@ -203,6 +203,8 @@ class ServerProcess:
             "db_path": str(self.data / "rooms.sqlite"),
             "invite_secret_path": str(self.data / "invite_secret"),
         }
+        for section, values in (extra or {}).items():
+            config.setdefault(section, {}).update(values)
         config_file = self.workdir / "server_config.json"
         config_file.write_text(json.dumps(config))
         self.log = open(self.workdir / "server.log", "ab")
@@ -238,16 +240,70 @@ class ServerProcess:
             self.log.close()
 
 
-@pytest.fixture
-def server_process(tmp_path: Any) -> Any:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ServerProcess(tmp_path, port)
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server_process(tmp_path: Any) -> Any:
+    server = ServerProcess(tmp_path, free_port())
     yield server
     server.stop(kill=True)
+
+
+@pytest.fixture
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real redis-server on a loopback port, private to the test, nothing written to disk."""
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing; scripts/test installs it")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 class Signal:

@@ -175,3 +175,16 @@ async def test_no_identity_gets_401(make_room: Any, make_client: Any) -> None:
     room = await make_room()
     code, body = await make_client().json("GET", f"interview/api/rooms/{room['id']}")
     assert code == 401 and body["error"]["code"] == "no_identity"
+
+
+async def test_invite_never_reaches_the_access_log(make_room: Any, make_client: Any, caplog: Any) -> None:
+    import logging
+
+    room = await make_room()
+    token = invite_token(room["invites"]["candidate"])
+    with caplog.at_level(logging.DEBUG):
+        assert (await make_client().join(room["invites"]["candidate"])).code == 302
+        assert (await make_client().request("GET", f"interview/join/{room['id']}?invite={token}x")).code == 401
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "interview/join" in logged
+    assert token not in logged and token[:40] not in logged

@@ -99,6 +99,9 @@ class RoomService:
         self._sessions: dict[str, Session] = {}
         self._timers: dict[str, Timer] = {}
         self._listeners: list[Callable[[Change], None]] = []
+        # Set when several processes share the store: every local change is published, and
+        # changes made elsewhere come back through apply_remote.
+        self.publish: Callable[[Change], None] | None = None
         self._write_lock = asyncio.Lock()
 
     def add_listener(self, listener: Callable[[Change], None]) -> None:
@@ -108,6 +111,52 @@ class RoomService:
         change = Change(kind, room_id, participant_id)
         for listener in list(self._listeners):
             listener(change)
+        if self.publish is not None:
+            self.publish(change)
+
+    async def apply_remote(self, change: Change) -> None:
+        """Another process changed a room: reload it from the store, then tell local listeners."""
+        if change.kind == "deleted":
+            self._forget(change.room_id)
+        else:
+            await self.refresh(change.room_id)
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _forget(self, room_id: str) -> None:
+        self._rooms.pop(room_id, None)
+        self._timers.pop(room_id, None)
+        for table in (self._participants, self._invites, self._sessions):
+            for key in [k for k, v in table.items() if v.room_id == room_id]:
+                del table[key]
+
+    async def refresh(self, room_id: str) -> None:
+        room = await self.store.get_room(room_id)
+        if room is None:
+            self._forget(room_id)
+            return
+        self._rooms[room_id] = room
+        self._participants.update({p.id: p for p in await self.store.list_participants(room_id)})
+        invites = await self.store.list_invites(room_id)
+        self._invites.update({i.jti: i for i in invites})
+        revoked = {i.jti for i in invites if i.revoked_at is not None}
+        for key in [k for k, v in self._sessions.items() if v.jti in revoked]:
+            del self._sessions[key]
+        timer = await self.store.get_timer(room_id)
+        if timer is not None:
+            self._timers[room_id] = timer
+
+    async def lookup(self, session_token: str) -> Identity | None:
+        """resolve(), and with a shared store, a session opened by another process is loaded once."""
+        identity = self.resolve(session_token)
+        if identity is not None or self.publish is None:
+            return identity
+        session = await self.store.get_session(hash_token(session_token))
+        if session is None or session.expires_at <= self.clock():
+            return None
+        await self.refresh(session.room_id)
+        self._sessions[session.token_hash] = session
+        return self.resolve(session_token)
 
     async def load(self) -> None:
         await self.store.open()
@@ -165,6 +214,7 @@ class RoomService:
         await asyncio.to_thread(self._make_folder, room)
         await self.store.put_room(room)
         self._rooms[room.id] = room
+        self._emit("room", room.id)
         return room
 
     def _make_folder(self, room: Room) -> None:
@@ -193,10 +243,7 @@ class RoomService:
             room = self.get_room(room_id)
             await self.store.delete_room(room_id)
             self._rooms.pop(room_id, None)
-            for table in (self._participants, self._invites, self._sessions):
-                for key in [k for k, v in table.items() if v.room_id == room_id]:
-                    del table[key]
-            self._timers.pop(room_id, None)
+            self._forget(room_id)
             await asyncio.to_thread(shutil.rmtree, self.room_dir(room), True)
         self._emit("deleted", room_id)
 
@@ -249,6 +296,7 @@ class RoomService:
         await self.store.put_invite(invite)
         self._participants[participant.id] = participant
         self._invites[invite.jti] = invite
+        self._emit("participant", room.id, participant.id)
         return token, invite
 
     async def revoke_invite(self, room_id: str, jti: str) -> Invite:
@@ -299,6 +347,8 @@ class RoomService:
     async def join(self, token: str, room_id: str) -> tuple[str, Identity]:
         """Verify an invite and open a session for it; returns the opaque session token."""
         claims: InviteClaims = self.codec.verify(token, room=room_id)  # raises InviteError
+        if self.publish is not None and claims.jti not in self._invites:
+            await self.refresh(claims.room)  # issued by another process
         invite = self._invites.get(claims.jti)
         room = self._rooms.get(claims.room)
         if room is None:

@@ -75,6 +75,9 @@ class RoomStore(abc.ABC):
     async def list_sessions(self) -> list[Session]: ...
 
     @abc.abstractmethod
+    async def get_session(self, token_hash: str) -> Session | None: ...
+
+    @abc.abstractmethod
     async def delete_sessions(self, token_hashes: list[str]) -> None: ...
 
     # notes
@@ -354,6 +357,12 @@ class SQLiteRoomStore(RoomStore):
     async def list_sessions(self) -> list[Session]:
         rows = await self._run(lambda c: c.execute("SELECT * FROM sessions").fetchall())
         return [Session(*r) for r in rows]
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        row = await self._run(
+            lambda c: c.execute("SELECT * FROM sessions WHERE token_hash=?", (token_hash,)).fetchone()
+        )
+        return Session(*row) if row else None
 
     async def delete_sessions(self, token_hashes: list[str]) -> None:
         if token_hashes:

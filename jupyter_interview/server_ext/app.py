@@ -10,10 +10,12 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from limits.storage import RedisStorage
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Type, Unicode, default
 
 from jupyter_interview.rooms import ice
 from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
+from jupyter_interview.rooms.redis_store import RedisRoomStore
 from jupyter_interview.rooms.service import RoomService
 from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
 from jupyter_interview.server_ext.authorizer import InterviewAuthorizer
@@ -21,11 +23,12 @@ from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, defaul
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.ratelimit import RateLimits
 from jupyter_interview.server_ext.scoped import scoped_handlers
-from jupyter_interview.server_ext.ws import HUB_KEY, ORIGINS_KEY, RoomSocketHandler
+from jupyter_interview.server_ext.ws import HUB_KEY, ORIGINS_KEY, RELAY_KEY, RoomSocketHandler
 from jupyter_interview.signaling import events
 from jupyter_interview.signaling.hub import Hub
 from jupyter_interview.signaling.hub import Settings as HubSettings
 from jupyter_interview.signaling.limits import DEFAULT_RATE_CLASSES
+from jupyter_interview.signaling.relay import RedisRelay
 
 # Lab plugins an invite identity has no use for, or that would reach outside the room.
 PARTICIPANT_DISABLED_PLUGINS = [
@@ -186,6 +189,14 @@ class InterviewApp(ExtensionApp):
         help="Origins besides the server's own allowed to open real-time sockets (e.g. https://app.example.com).",
     )
 
+    redis_url = Unicode(
+        "",
+        config=True,
+        help="redis://host:port/db shared by several server processes: rooms, sessions and rate-limit"
+        " counters live there, and each room's real-time hub runs in one process while the others relay"
+        " to it. Empty (the default): one process, SQLite.",
+    )
+
     @default("db_path")
     def _db_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "jupyter_interview", "rooms.sqlite")
@@ -232,7 +243,7 @@ class InterviewApp(ExtensionApp):
         self._check_secrets_outside_root(root_dir)
         ice.check_urls(self.stun_urls, self.turn_urls, self.turn_secret)
         codec = InviteCodec(self._invite_keys(), issuer=self.invite_issuer, audience=self.invite_audience)
-        store = self.store_class(self.db_path)
+        store = RedisRoomStore(self.redis_url) if self.redis_url else self.store_class(self.db_path)
         self.service = RoomService(
             store,
             codec,
@@ -267,7 +278,9 @@ class InterviewApp(ExtensionApp):
                 SERVICE_KEY: self.service,
                 HUB_KEY: self.hub,
                 ORIGINS_KEY: [o.rstrip("/").lower() for o in self.ws_allowed_origins],
-                LIMITS_KEY: RateLimits(dict(self.rate_limits)),
+                LIMITS_KEY: RateLimits(
+                    dict(self.rate_limits), RedisStorage(self.redis_url) if self.redis_url else None
+                ),
                 CONFIG_KEY: {
                     "public_url": self.public_url,
                     "max_body_bytes": self.max_body_bytes,
@@ -283,11 +296,13 @@ class InterviewApp(ExtensionApp):
             }
         )
         self._install_page_config_hook()
+        # An invite in a log is a key in a log: Jupyter's access log scrubs these query parameters.
+        # (self.settings, not the web app's: ExtensionApp copies self.settings over them afterwards.)
+        scrubbed = self.settings.get("extra_log_scrub_param_keys") or []
+        self.settings["extra_log_scrub_param_keys"] = [*scrubbed, "invite"]
 
     def _install_page_config_hook(self) -> None:
-        assert self.serverapp is not None
-        web_settings = self.serverapp.web_app.settings
-        previous = web_settings.get("page_config_hook")
+        previous = self.settings.get("page_config_hook")
         disabled = list(PARTICIPANT_DISABLED_PLUGINS) if self.hide_plugins_for_participants else []
 
         def hook(handler: Any, page_config: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +317,7 @@ class InterviewApp(ExtensionApp):
                 page_config["checkForUpdates"] = False
             return page_config
 
-        web_settings["page_config_hook"] = hook
+        self.settings["page_config_hook"] = hook
 
     def initialize_handlers(self) -> None:
         # ExtensionApp prefixes every pattern with base_url itself.
@@ -315,8 +330,15 @@ class InterviewApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()
+        if self.redis_url:
+            self.relay = RedisRelay(self.hub, self.redis_url)
+            await self.relay.start()
+            serverapp.web_app.settings[RELAY_KEY] = self.relay
 
     async def stop_extension(self) -> None:
+        relay: RedisRelay | None = getattr(self, "relay", None)
+        if relay is not None:
+            await relay.stop()
         service: RoomService | None = getattr(self, "service", None)
         if service is not None:
             await service.close()

@@ -68,12 +68,12 @@ class InterviewIdentityProvider(PasswordIdentityProvider):
         service: RoomService | None = handler.settings.get(SERVICE_KEY)
         return service
 
-    def session_identity(self, handler: web.RequestHandler) -> Identity | None:
+    async def session_identity(self, handler: web.RequestHandler) -> Identity | None:
         service = self.service(handler)
         token = handler.get_cookie(SESSION_COOKIE)
         if service is None or not token:
             return None
-        return service.resolve(token)
+        return await service.lookup(token)
 
     async def _get_user(self, handler: web.RequestHandler) -> User | None:
         cached = getattr(handler, "_jupyter_current_user", None)
@@ -88,7 +88,7 @@ class InterviewIdentityProvider(PasswordIdentityProvider):
                 self.set_login_cookie(handler, token_user)
             handler._token_authenticated = True  # type: ignore[attr-defined]
             return user
-        identity = self.session_identity(handler)
+        identity = await self.session_identity(handler)
         if identity is not None:
             # The gate reuses it rather than resolving the session again.
             handler._interview_identity = identity  # type: ignore[attr-defined]

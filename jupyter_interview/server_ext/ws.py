@@ -13,8 +13,10 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from jupyter_interview.server_ext.identity import InterviewUser
 from jupyter_interview.signaling.hub import Actor, Hub
+from jupyter_interview.signaling.relay import RedisRelay
 
 HUB_KEY = "jupyter_interview.hub"
+RELAY_KEY = "jupyter_interview.relay"
 ORIGINS_KEY = "jupyter_interview.ws_origins"
 # Frames past this are cut by tornado with close code 1009; the hub refuses smaller oversized ones
 # (over its per-message limit) with an error event and keeps the socket.
@@ -26,6 +28,7 @@ class RoomSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
     token) on upgrade, never from a message."""
 
     actor: Actor | None = None
+    relay_conn: str | None = None  # set when another process runs this room's hub
 
     @property
     def hub(self) -> Hub:
@@ -59,19 +62,30 @@ class RoomSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         self.actor = Actor(pid, user.name, user.role, room_id)
         await super().get(room_id)
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
+    @property
+    def relay(self) -> RedisRelay | None:
+        return cast("RedisRelay | None", self.settings.get(RELAY_KEY))
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         # Tornado leaves Nagle on: small signaling frames would wait for ACKs.
         self.set_nodelay(True)
         assert self.actor is not None
-        self.hub.attach(self.actor, self)
+        if self.relay is not None:
+            self.relay_conn = await self.relay.open(self.actor, self)
+        if self.relay_conn is None:
+            self.hub.attach(self.actor, self)
 
     async def on_message(self, message: str | bytes) -> None:
-        if self.actor is not None:
+        if self.relay is not None and self.relay_conn is not None:
+            self.relay.frame(self.relay_conn, message)
+        elif self.actor is not None:
             await self.hub.receive(self.actor, self, message)
 
     def on_close(self) -> None:
-        if self.actor is not None:
+        if self.relay is not None and self.relay_conn is not None:
+            self.relay.closed(self.relay_conn)
+        elif self.actor is not None:
             self.hub.disconnect(self.actor, self)
         super().on_close()
 

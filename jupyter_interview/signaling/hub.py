@@ -155,7 +155,13 @@ class Hub:
         self.specs: dict[str, EventSpec] = {}
         self.clock = service.clock
         self._tasks: set[asyncio.Future[None]] = set()
+        # With several processes, only the room's owner runs its timer (see relay.py).
+        self.owns: Callable[[str], bool] = lambda room_id: True
         service.add_listener(self._on_change)
+
+    def claimed(self, room_id: str) -> None:
+        """This process took over a room: it now runs the room's timer."""
+        self._schedule_expiry(room_id)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -574,6 +580,8 @@ class Hub:
 
     # ------------------------------------------------------------------ timer expiry
     def _schedule_expiry(self, room_id: str) -> None:
+        if not self.owns(room_id):
+            return
         ch = self.channel(room_id)
         if ch.expiry is not None:
             ch.expiry.cancel()

@@ -184,7 +184,9 @@ async def test_invite_never_reaches_the_access_log(make_room: Any, make_client: 
     token = invite_token(room["invites"]["candidate"])
     with caplog.at_level(logging.DEBUG):
         assert (await make_client().join(room["invites"]["candidate"])).code == 302
-        assert (await make_client().request("GET", f"interview/join/{room['id']}?invite={token}x")).code == 401
+        assert (
+            await make_client().request("GET", f"interview/join/{room['id']}?invite={token}x")
+        ).code == 401
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "interview/join" in logged
     assert token not in logged and token[:40] not in logged

@@ -59,7 +59,9 @@ def two_servers(tmp_path: Any, redis_url: str) -> Any:
         workdir.mkdir()
         server = ServerProcess(workdir, free_port())
         server.token = "shared-" + secret[:16]
-        server.start(extra={"InterviewApp": {"redis_url": redis_url, "invite_secret": secret}})
+        server.start(
+            extra={"InterviewApp": {"redis_url": redis_url, "invite_secret": secret, "redis_lease_s": 2.0}}
+        )
         servers.append(server)
     yield servers
     for server in servers:
@@ -88,7 +90,12 @@ def test_participants_on_two_processes_talk_through_redis(two_servers: Any) -> N
     iv_http = join(a, room["invites"]["interviewer"])
     cand_http = join(b, room["invites"]["candidate"])  # session made by process b, stored in Redis
     # both processes see the same room, whichever wrote it
-    assert requests.get(b.url + f"interview/api/rooms/{rid}", headers={"Authorization": f"token {b.token}"}, timeout=10).json()["id"] == rid
+    assert (
+        requests.get(
+            b.url + f"interview/api/rooms/{rid}", headers={"Authorization": f"token {b.token}"}, timeout=10
+        ).json()["id"]
+        == rid
+    )
     iv = Socket(a, iv_http, rid)
     iv.send("hello", {})
     assert iv.wait("welcome")["payload"]["role"] == "interviewer"
@@ -124,3 +131,44 @@ def test_participants_on_two_processes_talk_through_redis(two_servers: Any) -> N
     assert iv.wait("user-left")["payload"]["participant_id"] == cand_id
     iv.ws.close()
     cand.ws.close()
+
+
+def test_when_the_owning_process_dies_the_room_moves_and_clients_resume(two_servers: Any) -> None:
+    a, b = two_servers
+    owner = requests.Session()
+    owner.headers["Authorization"] = f"token {b.token}"
+    room = owner.post(
+        b.url + "interview/api/rooms",
+        json={"title": "T", "language": "python", "duration_minutes": 30, "waiting_room": False},
+        timeout=10,
+    ).json()
+    rid = room["id"]
+    iv_http = join(a, room["invites"]["interviewer"])
+    cand_http = join(b, room["invites"]["candidate"])
+    iv = Socket(a, iv_http, rid)  # first socket: process a owns the room
+    iv.send("hello", {})
+    iv.wait("welcome")
+    assert owner.post(b.url + f"interview/api/rooms/{rid}/start", timeout=10).status_code == 200
+    cand = Socket(b, cand_http, rid)  # relayed through b to a
+    cand.send("hello", {})
+    cand.wait("welcome")
+    cand.send("chat-message", {"text": "before"})
+    assert iv.wait("chat-message")["payload"]["text"] == "before"
+    a.stop(kill=True)
+    # b notices the owner's lease lapse and closes the relayed socket with 1012 (service restart)
+    cand.ws.settimeout(15)
+    while True:
+        opcode, frame = cand.ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            break
+    assert int.from_bytes(frame[:2], "big") == 1012
+    # the client reconnects to b, which now claims the room; the interviewer comes back through b too
+    cand = Socket(b, cand_http, rid)
+    cand.send("hello", {"resume": 1})
+    assert cand.wait("welcome")["payload"]["resumed"] is False
+    iv = Socket(b, iv_http, rid)
+    iv.send("hello", {})
+    history = iv.wait("welcome")["payload"]["chat"]
+    assert [m["text"] for m in history] == ["before"]
+    cand.send("chat-message", {"text": "after"})
+    assert iv.wait("chat-message", text="after")

@@ -60,7 +60,12 @@ async def test_rooms_and_their_people_round_trip_and_survive_reopening(store_fac
     await store.close()
     store = await opened(store_factory)
     got = await store.get_room(r.id)
-    assert got is not None and got.state is RoomState.LIVE and got.settings.problem == "p" and got.started_at == 5.0
+    assert (
+        got is not None
+        and got.state is RoomState.LIVE
+        and got.settings.problem == "p"
+        and got.started_at == 5.0
+    )
     assert await store.list_participants(r.id) == [p]
     assert await store.list_invites(r.id) == [i]
     assert await store.get_session("h1") == s
@@ -101,7 +106,9 @@ async def test_deleting_a_room_removes_everything_it_had(store_factory: Any) -> 
     await store.put_room(room("gone"))
     await store.put_room(room("kept"))
     for rid in ("gone", "kept"):
-        await store.put_participant(Participant(f"p-{rid}", rid, "A", Role.CANDIDATE, ParticipantStatus.ADMITTED, 1.0))
+        await store.put_participant(
+            Participant(f"p-{rid}", rid, "A", Role.CANDIDATE, ParticipantStatus.ADMITTED, 1.0)
+        )
         await store.put_invite(Invite(f"j-{rid}", rid, f"p-{rid}", Role.CANDIDATE, 1.0, 9e9))
         await store.put_session(Session(f"h-{rid}", rid, f"p-{rid}", f"j-{rid}", 1.0, 9e9))
         await store.put_notes(Notes(rid, "iv", "Ivy", "x", 1, 1.0), 0)

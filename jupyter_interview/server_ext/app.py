@@ -197,6 +197,13 @@ class InterviewApp(ExtensionApp):
         " to it. Empty (the default): one process, SQLite.",
     )
 
+    redis_lease_s = Float(
+        15.0,
+        config=True,
+        help="With redis_url: how long a process's claim on a room lasts unless renewed; after a crash,"
+        " its rooms move to another process once this has passed.",
+    )
+
     @default("db_path")
     def _db_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "jupyter_interview", "rooms.sqlite")
@@ -331,7 +338,7 @@ class InterviewApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()
         if self.redis_url:
-            self.relay = RedisRelay(self.hub, self.redis_url)
+            self.relay = RedisRelay(self.hub, self.redis_url, lease_s=self.redis_lease_s)
             await self.relay.start()
             serverapp.web_app.settings[RELAY_KEY] = self.relay
 

@@ -22,6 +22,8 @@ from jupyter_interview.signaling.hub import Actor, Hub, Socket
 
 log = logging.getLogger(__name__)
 
+CLOSE_RESTART = 1012  # "service restart": the client reconnects and resumes
+
 
 class RemoteSocket:
     """The owner's handle on a socket held by another process."""
@@ -47,6 +49,7 @@ class RedisRelay:
         self.owned: set[str] = set()
         self.local: dict[str, Socket] = {}  # frontend side: conn id -> the real socket
         self.owner_by_conn: dict[str, str] = {}  # frontend side: conn id -> the room's owner
+        self.room_by_conn: dict[str, str] = {}
         self.remote: dict[tuple[str, str], tuple[Actor, RemoteSocket]] = {}  # owner side
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,6 +113,7 @@ class RedisRelay:
     async def _renew_loop(self) -> None:
         while True:
             await asyncio.sleep(self.lease_s / 3)
+            await self._check_owners()
             for room_id in list(self.owned):
                 ch = self.hub.channels.get(room_id)
                 if ch is None or not ch.members:
@@ -121,6 +125,17 @@ class RedisRelay:
                 if not ok:
                     log.warning("lost the lease of room %s", room_id)
                     self.owned.discard(room_id)
+
+    async def _check_owners(self) -> None:
+        """Close relayed sockets whose room's owner is gone, so their clients reconnect and resume
+        on whichever process takes the room over."""
+        for conn, room_id in list(self.room_by_conn.items()):
+            if await self.redis.get(self.lease_key(room_id)) != self.owner_by_conn.get(conn):
+                socket = self.local.pop(conn, None)
+                self.owner_by_conn.pop(conn, None)
+                self.room_by_conn.pop(conn, None)
+                if socket is not None:
+                    socket.close(CLOSE_RESTART, "the process running this room went away; reconnect")
 
     # ---------------------------------------------------------------- messages
     def publish(self, proc: str, message: dict[str, Any]) -> None:
@@ -192,6 +207,7 @@ class RedisRelay:
             owner, {"op": "attach", "conn": conn, "from": self.proc, "owner": owner, "actor": asdict(actor)}
         )
         self.owner_by_conn[conn] = owner
+        self.room_by_conn[conn] = actor.room_id
         return conn
 
     def frame(self, conn: str, data: str | bytes) -> None:
@@ -204,5 +220,6 @@ class RedisRelay:
     def closed(self, conn: str) -> None:
         self.local.pop(conn, None)
         owner = self.owner_by_conn.pop(conn, None)
+        self.room_by_conn.pop(conn, None)
         if owner is not None:
             self.publish(owner, {"op": "detach", "conn": conn, "from": self.proc})

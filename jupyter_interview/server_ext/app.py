@@ -19,6 +19,8 @@ from jupyter_interview.rooms.redis_store import RedisRoomStore
 from jupyter_interview.rooms.service import RoomService
 from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
 from jupyter_interview.server_ext.authorizer import InterviewAuthorizer
+from jupyter_interview.server_ext.collab import ROUTE as COLLAB_ROUTE
+from jupyter_interview.server_ext.collab import YDOC_EXTENSION, CollabSockets, RoomDocSocketHandler
 from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.ratelimit import RateLimits
@@ -273,6 +275,7 @@ class InterviewApp(ExtensionApp):
                 ),
             )
         )
+        self.collab_sockets = CollabSockets(self.service, serverapp)
         if not isinstance(serverapp.identity_provider, InterviewIdentityProvider):
             self.log.warning(
                 "jupyter_interview: ServerApp.identity_provider_class is not InterviewIdentityProvider;"
@@ -334,6 +337,12 @@ class InterviewApp(ExtensionApp):
         self.handlers.extend(default_handlers("/"))
         self.handlers.append((r"/interview/api/rooms/(?P<room_id>[A-Za-z0-9_-]{1,64})/ws", RoomSocketHandler))
         self.handlers.extend(scoped_handlers("/", "/lab/api/workspaces", workspaces))
+        assert self.serverapp is not None
+        if YDOC_EXTENSION in self.serverapp.extension_manager.extensions:
+            # Same route as jupyter-collaboration's socket: ours was added first, so it matches first
+            # (tornado tries rules in the order they were added). Its server objects are reached at
+            # the first request, since jupyter_server_ydoc initialises after us.
+            self.handlers.append((COLLAB_ROUTE, RoomDocSocketHandler, {"sockets": self.collab_sockets}))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()

@@ -23,7 +23,7 @@ from pycrdt import (
     write_message,
 )
 from tornado.httpclient import HTTPClientError, HTTPRequest
-from tornado.httputil import HTTPHeaders, HTTPServerRequest
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, websocket_connect
 
 from jupyter_interview.pytest_plugin import Client
@@ -216,8 +216,7 @@ def jp_server_config(jp_server_config: dict[str, Any], cleanup_delay: float) -> 
 
 def test_collaboration_route_is_served_by_the_interview_handler(jp_serverapp: Any, jp_base_url: str) -> None:
     request = HTTPServerRequest(
-        method="GET",
-        uri=f"{jp_base_url}api/collaboration/room/json:notebook:abc",
+        start_line=RequestStartLine("GET", f"{jp_base_url}api/collaboration/room/json:notebook:abc", "HTTP/1.1"),
         headers=HTTPHeaders({"Host": "localhost"}),
     )
     delegate: Any = jp_serverapp.web_app.find_handler(request)
@@ -459,3 +458,15 @@ async def test_revoking_the_candidates_invite_closes_its_document_socket(
     assert (await owner.json("DELETE", f"interview/api/rooms/{room['id']}/invites/{jti}"))[0] in (200, 204)
     code, _ = await doc.wait_closed()
     assert code == 4003
+
+
+async def test_a_percent_encoded_room_name_is_refused_to_participants(
+    owner: Client, make_room: Any, make_client: Any
+) -> None:
+    # The gate decodes the name; jupyter-collaboration would use the raw one and open a transient room.
+    room, _, cand = await live_room(owner, make_room, make_client)
+    name, session_id = await open_document(cand, room["id"])
+    doc = DocClient(cand, name.replace(":", "%3A"), session_id)
+    with pytest.raises(HTTPClientError) as refused:
+        await doc.connect()
+    assert refused.value.code == 403

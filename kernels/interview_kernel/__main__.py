@@ -1,0 +1,41 @@
+"""`python -m interview_kernel --language <name> -f <connection file>`: starts the kernel for one language."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    language = None
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--language" and i + 1 < len(args):
+            language = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--language="):
+            language = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    if language is None:
+        raise SystemExit("usage: python -m interview_kernel --language NAME -f CONNECTION_FILE")
+    home = os.environ.get("HOME", "")
+    if not (home and os.access(home, os.W_OK)):
+        # The sandbox may give a read-only HOME: IPython's profile dir must go elsewhere.
+        os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="interview-ipython-"))
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    from .kernel import InterviewKernel
+
+    IPKernelApp.launch_instance(argv=[*rest, f"--InterviewKernel.language={language}"], kernel_class=InterviewKernel)
+
+
+if __name__ == "__main__":
+    main()

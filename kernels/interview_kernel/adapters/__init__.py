@@ -1,0 +1,1 @@
+"""One adapter per language family; the kernel loads the one its language names."""

@@ -196,8 +196,9 @@ export interface WelcomePayload {
     seq?: number;
   }>;
   /**
-   * Remaining time is duration_s - elapsed_s - (now - started_at) while running; clients correct
-   * `now` by their offset from server_now.
+   * elapsed_s is measured at server_now, so while running the time left is ends_at - now (=
+   * duration_s - elapsed_s - (now - server_now)), with `now` on the server clock: clients correct
+   * theirs by the offset from server_now.
    */
   timer?: {
     status: 'idle' | 'running' | 'paused' | 'expired';

@@ -127,6 +127,8 @@ class InterviewKernel(Kernel):
                 "ToolchainMissing", f"{self.spec.display_name} cannot run here: {self.availability.reason}"
             )
         else:
+            # An interrupt from here on is for this cell, even one that comes while the adapter still starts.
+            self.adapter.cancel.clear()
             try:
                 error = self.adapter.execute(code, _Frontend(self, silent, allow_stdin), self.execution_count)
             except Exception as exc:

@@ -190,15 +190,21 @@ def pump(
     proc: subprocess.Popen[bytes] | None = None,
     stdin: StdinFeed | None = None,
     roots: list[int] | None = None,
+    stuck: Callable[[], None] | None = None,
+    stuck_after: float = 3.0,
+    nudge: Callable[[], None] | None = None,
 ) -> PumpResult:
     """Runs until on_event returns True (a driver said the cell is done), proc exits, or the event pipe
     closes (the driver died). An interrupt (cancel set) closes stdin so that a blocked read returns; the
-    adapter has already told the program to stop."""
+    adapter has already told the program to stop, and `stuck` runs if it is still going stuck_after
+    seconds later."""
     selector = selectors.DefaultSelector()
     for fd in channels.open:
         selector.register(fd, selectors.EVENT_READ)
     last_flush = last_poll = time.monotonic()
     result = PumpResult(exited=False, events_closed=False)
+    cancelled_at: float | None = None
+    last_nudge = 0.0
     try:
         while True:
             for key, _ in selector.select(_STDIN_POLL_S):
@@ -221,9 +227,18 @@ def pump(
                 result.exited = True
                 channels.drain_into(sink)
                 return result
-            if cancel.is_set() and stdin is not None:
-                stdin.close()
             now = time.monotonic()
+            if cancel.is_set():
+                if stdin is not None:
+                    stdin.close()
+                if cancelled_at is None:
+                    cancelled_at = last_nudge = now
+                elif nudge is not None and now - last_nudge >= 0.25:
+                    nudge()
+                    last_nudge = now
+                if stuck is not None and now - cancelled_at > stuck_after:
+                    stuck()
+                    stuck = None
             if now - last_flush >= _FLUSH_S:
                 sink.flush()
                 last_flush = now

@@ -16,6 +16,8 @@ from pathlib import Path
 from ..languages import LanguageSpec, toolchain_version
 from ..pump import CellError, Frontend
 
+_SETPRIV = shutil.which("setpriv")
+
 INTERRUPTED = CellError("KeyboardInterrupt", "interrupted by the user", ["KeyboardInterrupt: interrupted by the user"])
 
 
@@ -103,9 +105,11 @@ def spawn(
     cwd: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """A child in its own session, so that an interrupt can signal its whole process group and nothing
-    the kernel's own group receives reaches it."""
+    the kernel's own group receives reaches it. It gets SIGKILL when the kernel thread that started it
+    dies (setpriv --pdeathsig), so a kernel killed outright leaves no running program behind."""
+    prefix = [_SETPRIV, "--pdeathsig", "KILL"] if _SETPRIV else []
     return subprocess.Popen(
-        list(argv),
+        [*prefix, *argv],
         stdin=stdin if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

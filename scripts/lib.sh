@@ -30,6 +30,10 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# The interview kernels' toolchains (kernels/interview_kernel): C, C++, Go, Rust, Ruby, Java (jshell), and the
+# typescript npm package for the TypeScript kernel. Node.js and Bash are checked or present already.
+KERNEL_TOOLCHAINS="gcc g++ golang-go rustc ruby openjdk-17-jdk-headless node-typescript"
+
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 

@@ -367,17 +367,23 @@ SELECT a.i AS first, b.i AS second FROM nums a JOIN nums b ON a.i < b.i WHERE a.
 # Two cells: the second uses what the first defined.
 STATE: dict[str, tuple[str, str]] = {
     "javascript": ("let total = 40;\nfunction add(x) { return total + x; }", "console.log(add(2));"),
-    "typescript": ("const total: number = 40;\nconst add = (x: number): number => total + x;", "console.log(add(2));"),
+    "typescript": (
+        "const total: number = 40;\nconst add = (x: number): number => total + x;",
+        "console.log(add(2));",
+    ),
     "java": ("int total = 40;\nint add(int x) { return total + x; }", "System.out.println(add(2));"),
     "ruby": ("total = 40\ndef add(x, t) = t + x", "puts add(2, total)"),
     "bash": ("total=40\nadd() { echo $(( total + $1 )); }", "add 2"),
-    "sql": ("CREATE TABLE t (v INTEGER);\nINSERT INTO t VALUES (40), (2);", "SELECT sum(v) AS answer FROM t;"),
+    "sql": (
+        "CREATE TABLE t (v INTEGER);\nINSERT INTO t VALUES (40), (2);",
+        "SELECT sum(v) AS answer FROM t;",
+    ),
 }
 
 # A runtime error: the error name, and what its trace must show (a frame in the cell, with its line).
 RUNTIME: dict[str, tuple[str, str, str]] = {
     "c": (
-        "#include <stdio.h>\n\nint get(int *p) {\n    return *p;\n}\n\nint main(void) {\n    printf(\"before\\n\");\n"
+        '#include <stdio.h>\n\nint get(int *p) {\n    return *p;\n}\n\nint main(void) {\n    printf("before\\n");\n'
         "    return get(NULL);\n}\n",
         "SIGSEGV",
         "cell:4",
@@ -394,12 +400,20 @@ RUNTIME: dict[str, tuple[str, str, str]] = {
         "cell:2",
     ),
     "rust": (
-        "fn get(xs: &[i32]) -> i32 {\n    xs[5]\n}\n\nfn main() {\n    let v = vec![1, 2, 3];\n    println!(\"{}\", get(&v));\n}\n",
+        'fn get(xs: &[i32]) -> i32 {\n    xs[5]\n}\n\nfn main() {\n    let v = vec![1, 2, 3];\n    println!("{}", get(&v));\n}\n',
         "panic",
         "cell:2",
     ),
-    "java": ("int div(int a, int b) {\n    return a / b;\n}\ndiv(1, 0);", "java.lang.ArithmeticException", "cell:2"),
-    "javascript": ("function boom() {\n  throw new TypeError('bad value');\n}\nboom();", "TypeError", "cell:2"),
+    "java": (
+        "int div(int a, int b) {\n    return a / b;\n}\ndiv(1, 0);",
+        "java.lang.ArithmeticException",
+        "cell:2",
+    ),
+    "javascript": (
+        "function boom() {\n  throw new TypeError('bad value');\n}\nboom();",
+        "TypeError",
+        "cell:2",
+    ),
     "typescript": (
         "interface P { x: number }\n\nfunction boom(p: P): number {\n  throw new RangeError('bad ' + p.x);\n}\nboom({ x: 1 });",
         "RangeError",
@@ -412,10 +426,10 @@ RUNTIME: dict[str, tuple[str, str, str]] = {
 
 # A compile error and the cell line it must be reported at.
 COMPILE: dict[str, tuple[str, str]] = {
-    "c": ("#include <stdio.h>\n\nint main(void) {\n    printf(\"%d\\n\", missing);\n}\n", "cell:4"),
+    "c": ('#include <stdio.h>\n\nint main(void) {\n    printf("%d\\n", missing);\n}\n', "cell:4"),
     "cpp": ("#include <iostream>\n\nint main() {\n    std::cout << missing << std::endl;\n}\n", "cell:4"),
-    "go": ("import \"fmt\"\n\nfunc main() {\n\tfmt.Println(missing)\n}\n", "cell:4"),
-    "rust": ("fn main() {\n    let x = 1;\n    println!(\"{}\", missing);\n}\n", "cell:3"),
+    "go": ('import "fmt"\n\nfunc main() {\n\tfmt.Println(missing)\n}\n', "cell:4"),
+    "rust": ('fn main() {\n    let x = 1;\n    println!("{}", missing);\n}\n', "cell:3"),
     "java": ("int ok = 1;\nint bad = missing + 1;", "cell:2"),
     "typescript": ("let a = 1;\nlet b = (2;", "cell:2"),
 }
@@ -426,7 +440,7 @@ FOREVER: dict[str, str] = {
     "c": "int main(void) {\n    volatile unsigned long n = 0;\n    for (;;) n++;\n}\n",
     "cpp": "int main() {\n    volatile unsigned long n = 0;\n    for (;;) n++;\n}\n",
     "go": "func main() {\n\tn := 0\n\tfor {\n\t\tn++\n\t}\n}\n",
-    "rust": "fn main() {\n    let mut n: u64 = 1;\n    loop {\n        n = n.wrapping_add(1);\n        if n == 0 {\n            println!(\"wrapped\");\n        }\n    }\n}\n",
+    "rust": 'fn main() {\n    let mut n: u64 = 1;\n    loop {\n        n = n.wrapping_add(1);\n        if n == 0 {\n            println!("wrapped");\n        }\n    }\n}\n',
     "java": "long n = 0;\nwhile (true) { n++; }",
     "javascript": "let n = 0;\nwhile (true) { n++; }",
     "typescript": "let n: number = 0;\nwhile (true) { n++; }",
@@ -530,6 +544,69 @@ def test_interrupt_while_the_program_waits_for_input(kernels: dict[str, Session]
     assert run.prompts, run
     assert run.reply["status"] == "error" and run.reply["ename"] == "KeyboardInterrupt", run
     assert session.run(ALIVE[name]).reply["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "expected"),
+    [
+        ("javascript", "Math.ma", "max"),
+        ("typescript", "let items = [1];\nite", "items"),
+        ("java", 'String s = ""; s.leng', "length()"),
+        ("ruby", "pu", "puts"),
+        ("bash", "ech", "echo"),
+        ("sql", "SEL", "SELECT"),
+        ("go", "fmt.Prin", "Println"),
+    ],
+)
+def test_completion_offers_names_at_the_cursor(
+    kernels: dict[str, Session], name: str, code: str, expected: str
+) -> None:
+    session = _kernel(kernels, name)
+    session.run(ALIVE[name])  # the driver is up and idle
+    session.kc.complete(code, len(code))
+    reply = session.kc.get_shell_msg(timeout=30)["content"]
+    assert expected in reply["matches"], reply
+    assert code[reply["cursor_start"] : reply["cursor_end"]] in expected
+
+
+def test_without_stdin_a_reading_program_gets_end_of_input(kernels: dict[str, Session]) -> None:
+    session = _kernel(kernels, "c")
+    msg_id = session.kc.execute(TWO_SUM["c"], allow_stdin=False, stop_on_error=False)
+    while True:
+        reply = session.kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["evalue"] == "the program exited with status 1"
+
+
+def test_output_is_capped_with_a_notice(kernels: dict[str, Session]) -> None:
+    run = _kernel(kernels, "bash").run("yes 0123456789 | head -n 300000")
+    assert run.reply["status"] == "ok"
+    assert len(run.stdout) <= 2_000_000
+    assert "output truncated" in run.stderr
+
+
+def test_a_missing_toolchain_is_reported_at_execution(tmp_path: Path) -> None:
+    spec = json.loads((SPECS / "interview-go" / "kernel.json").read_text())
+    spec["argv"][0] = sys.executable
+    spec["metadata"].pop("kernel_provisioner")
+    (tmp_path / "interview-go").mkdir()
+    (tmp_path / "interview-go" / "kernel.json").write_text(json.dumps(spec))
+    km = KernelManager(
+        kernel_name="interview-go", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path)])
+    )
+    km.start_kernel(cwd=str(tmp_path), env={"PATH": str(tmp_path), "LANG": "C.UTF-8", "HOME": str(tmp_path)})
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        run = Session(km, kc, 0).run("func main() {}")
+        assert run.reply["ename"] == "ToolchainMissing", run
+        assert "go" in run.reply["evalue"] and "golang-go" in run.reply["evalue"], run
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 def test_available_lists_every_language_with_a_reason() -> None:

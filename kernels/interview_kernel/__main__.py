@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from .kernel import InterviewKernel
 
-    IPKernelApp.launch_instance(argv=[*rest, f"--InterviewKernel.language={language}"], kernel_class=InterviewKernel)
+    IPKernelApp.launch_instance(
+        argv=[*rest, f"--InterviewKernel.language={language}"], kernel_class=InterviewKernel
+    )
 
 
 if __name__ == "__main__":

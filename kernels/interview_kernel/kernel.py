@@ -74,13 +74,18 @@ class InterviewKernel(Kernel):
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.awaiting_input = False
         if self.language not in LANGUAGES:
-            raise SystemExit(f"interview_kernel: unknown language {self.language!r}; known: {', '.join(LANGUAGES)}")
+            raise SystemExit(
+                f"interview_kernel: unknown language {self.language!r}; known: {', '.join(LANGUAGES)}"
+            )
         self.spec = LANGUAGES[self.language]
         self.availability = check(self.spec)
         self.adapter = load_adapter(self.spec)
         if not self.availability.ok:
             # Said at start (the server's log) and again at every execution (the notebook).
-            print(f"interview_kernel: {self.spec.display_name} is unavailable: {self.availability.reason}", file=sys.__stderr__)
+            print(
+                f"interview_kernel: {self.spec.display_name} is unavailable: {self.availability.reason}",
+                file=sys.__stderr__,
+            )
             self.language_info = self.spec.language_info("unavailable")
             self.banner = f"{self.spec.display_name} (unavailable: {self.availability.reason})"
         else:
@@ -135,7 +140,12 @@ class InterviewKernel(Kernel):
                 self.log.exception("adapter failed")
                 error = CellError("KernelError", f"{type(exc).__name__}: {exc}", [])
         if error is None:
-            return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}
+            return {
+                "status": "ok",
+                "execution_count": self.execution_count,
+                "payload": [],
+                "user_expressions": {},
+            }
         content = {
             "ename": error.ename,
             "evalue": error.evalue,

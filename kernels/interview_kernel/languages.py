@@ -105,7 +105,16 @@ LANGUAGES: dict[str, LanguageSpec] = {
             file_extension=".ts",
             codemirror_mode={"name": "javascript", "typescript": True},
             pygments_lexer="typescript",
-            keywords=(*_JS_KEYWORDS, "interface", "type", "enum", "implements", "readonly", "number", "string"),
+            keywords=(
+                *_JS_KEYWORDS,
+                "interface",
+                "type",
+                "enum",
+                "implements",
+                "readonly",
+                "number",
+                "string",
+            ),
         ),
         LanguageSpec(
             name="java",
@@ -254,10 +263,16 @@ def check(spec: LanguageSpec) -> Availability:
         return Availability(spec.name, False, f"not found on PATH: {', '.join(missing)}{hint}")
     if spec.name == "typescript" and typescript_path() is None:
         return Availability(
-            spec.name, False, f"the typescript npm package was not found in {_DEBIAN_TYPESCRIPT} (Debian: node-typescript)"
+            spec.name,
+            False,
+            f"the typescript npm package was not found in {_DEBIAN_TYPESCRIPT} (Debian: node-typescript)",
         )
     if spec.name == "java" and shutil.which("javac") is None:
-        return Availability(spec.name, False, "java was found but no JDK (jshell needs javac; Debian: openjdk-17-jdk-headless)")
+        return Availability(
+            spec.name,
+            False,
+            "java was found but no JDK (jshell needs javac; Debian: openjdk-17-jdk-headless)",
+        )
     return Availability(spec.name, True, "")
 
 

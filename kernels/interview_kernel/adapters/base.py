@@ -18,7 +18,9 @@ from ..pump import CellError, Frontend
 
 _SETPRIV = shutil.which("setpriv")
 
-INTERRUPTED = CellError("KeyboardInterrupt", "interrupted by the user", ["KeyboardInterrupt: interrupted by the user"])
+INTERRUPTED = CellError(
+    "KeyboardInterrupt", "interrupted by the user", ["KeyboardInterrupt: interrupted by the user"]
+)
 
 
 class Adapter:

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ..languages import LanguageSpec
 from .repl import ReplAdapter
 
 _DRIVER = Path(__file__).resolve().parent.parent / "drivers" / "bash_driver.sh"
@@ -18,8 +19,8 @@ _STATUS_NAMES = {126: "not executable", 127: "command not found", 130: "interrup
 
 
 class BashAdapter(ReplAdapter):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, spec: LanguageSpec) -> None:
+        super().__init__(spec)
         self._chain: list[list[str]] = []
         self._last_chain: list[list[str]] = []
         self._count = 0
@@ -73,7 +74,12 @@ class BashAdapter(ReplAdapter):
 
     def _error(self, status: int) -> dict[str, Any]:
         if status == 130:
-            return {"ev": "error", "ename": "KeyboardInterrupt", "evalue": "interrupted by the user", "traceback": []}
+            return {
+                "ev": "error",
+                "ename": "KeyboardInterrupt",
+                "evalue": "interrupted by the user",
+                "traceback": [],
+            }
         evalue = f"exit status {status}"
         if status in _STATUS_NAMES:
             evalue += f" ({_STATUS_NAMES[status]})"
@@ -91,7 +97,12 @@ class BashAdapter(ReplAdapter):
                 name = names[depth] if depth < len(names) and names[depth] != "source" else ""
                 where = f"{label}:{lines[depth]}" if depth < len(lines) else label
                 frames.append(f"  at {name} ({where})" if name else f"  at {where}")
-        return {"ev": "error", "ename": "BashError", "evalue": evalue, "traceback": [f"BashError: {evalue}", *frames]}
+        return {
+            "ev": "error",
+            "ename": "BashError",
+            "evalue": evalue,
+            "traceback": [f"BashError: {evalue}", *frames],
+        }
 
     def _label(self, source: str) -> str | None:
         match = re.fullmatch(re.escape(str(self.scratch)) + r"/cell-(\d+)\.sh", source)

@@ -13,6 +13,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+from ..languages import LanguageSpec
 from ..pump import CellError, Channels, Frontend, OutputSink, pump
 from ..stdin import StdinFeed
 from .base import INTERRUPTED, Adapter, kill_group, rewrite_paths, run_tool, spawn
@@ -24,8 +25,8 @@ class CompiledAdapter(Adapter):
     source_name = "cell"
     crash: re.Pattern[str] | None = None
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, spec: LanguageSpec) -> None:
+        super().__init__(spec)
         self.build = self.scratch / "build"
         self.build.mkdir()
         self._ready = threading.Event()
@@ -176,7 +177,9 @@ class _GccFamily(CompiledAdapter):
     def runtime_error(self, crash: str, status: int, exe: Path, offset: int) -> CellError:
         error = super().runtime_error(crash, status, exe, offset)
         frames = self._frames(crash, exe)
-        thrown = re.search(r"terminate called after throwing an instance of '([^']+)'\s*\n\s*what\(\):\s*(.*)", crash)
+        thrown = re.search(
+            r"terminate called after throwing an instance of '([^']+)'\s*\n\s*what\(\):\s*(.*)", crash
+        )
         if thrown:
             error = CellError(thrown.group(1), thrown.group(2).strip(), [])
         elif "terminate called" in crash:
@@ -194,7 +197,11 @@ class _GccFamily(CompiledAdapter):
         try:
             out = subprocess.run(
                 ["addr2line", "-f", "-C", "-p", "-e", str(exe), *addresses],
-                capture_output=True, text=True, timeout=10, env=self.env, check=False,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                env=self.env,
+                check=False,
             ).stdout
         except (OSError, subprocess.SubprocessError):
             return []
@@ -282,7 +289,9 @@ class GoAdapter(CompiledAdapter):
         return ["go", "build", "-o", str(exe), "./" + source.name]
 
     def clean_diagnostics(self, text: str) -> str:
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("# command-line-arguments"))
+        text = "\n".join(
+            line for line in text.splitlines() if not line.startswith("# command-line-arguments")
+        )
         return text.replace("./" + self.source_name, self.source_name)
 
     def warm_up(self) -> None:

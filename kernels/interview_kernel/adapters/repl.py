@@ -231,9 +231,13 @@ class ReplAdapter(Adapter):
                 for event in self.parse_event(line):
                     kind = event.get("ev")
                     if kind in ("result", "display"):
-                        frontend.publish("execute_result" if kind == "result" else "display_data", event["data"])
+                        frontend.publish(
+                            "execute_result" if kind == "result" else "display_data", event["data"]
+                        )
                     elif kind == "error":
-                        state["error"] = CellError(event["ename"], event["evalue"], list(event.get("traceback", [])))
+                        state["error"] = CellError(
+                            event["ename"], event["evalue"], list(event.get("traceback", []))
+                        )
                     done = done or kind == "done"
                 return done
 
@@ -259,7 +263,9 @@ class ReplAdapter(Adapter):
                 if self.cancel.is_set():
                     return INTERRUPTED
                 status = proc.returncode
-                message = f"{self.spec.display_name} exited (status {status}); the next cell starts a fresh session"
+                message = (
+                    f"{self.spec.display_name} exited (status {status}); the next cell starts a fresh session"
+                )
                 return CellError("KernelDied", message, [message])
             error: CellError | None = state["error"]
             if error is not None and error.ename == "KeyboardInterrupt":

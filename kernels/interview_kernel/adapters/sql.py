@@ -68,7 +68,9 @@ class SqliteAdapter(Adapter):
             sql = _DOT_COMMANDS.get(statement.split()[0], None) if statement.startswith(".") else statement
             if sql is None:
                 message = f"unknown command {statement.split()[0]}; known: {', '.join(_DOT_COMMANDS)}"
-                return CellError("UnknownCommand", message, [f"UnknownCommand: {message}", f"  at cell:{line}"])
+                return CellError(
+                    "UnknownCommand", message, [f"UnknownCommand: {message}", f"  at cell:{line}"]
+                )
             try:
                 cursor = self.db.execute(sql)
                 if cursor.description is not None:

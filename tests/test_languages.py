@@ -136,8 +136,8 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sess
         def __missing__(self, name: str) -> Session:
             t0 = time.monotonic()
             km = KernelManager(kernel_name=f"interview-{name}", kernel_spec_manager=ksm)
-            # The sandbox gives kernels a near-empty environment; so does this test.
-            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(room)}
+            # The sandbox gives kernels a near-empty environment and maybe no usable HOME; so does this test.
+            env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/nonexistent"}
             km.start_kernel(cwd=str(room), env=env)
             kc = km.client()
             kc.start_channels()
@@ -152,7 +152,7 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sess
         first = f"{session.first_execution_s:.2f}s" if session.first_execution_s is not None else "-"
         print(f"\n{name}: kernel ready in {session.started_s:.2f}s, first execution {first}")
         session.kc.stop_channels()
-        session.km.shutdown_kernel(now=True)
+        session.km.shutdown_kernel()  # a shutdown_request, so the kernel removes its scratch folder
 
 
 def _skip_if_missing(name: str) -> None:
@@ -606,7 +606,7 @@ def test_a_missing_toolchain_is_reported_at_execution(tmp_path: Path) -> None:
         assert "go" in run.reply["evalue"] and "golang-go" in run.reply["evalue"], run
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdown_kernel()
 
 
 def test_available_lists_every_language_with_a_reason() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -28,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     home = os.environ.get("HOME", "")
     if not (home and os.access(home, os.W_OK)):
         # The sandbox may give a read-only HOME: IPython's profile dir must go elsewhere.
-        os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="interview-ipython-"))
+        ipython_dir = tempfile.mkdtemp(prefix="interview-ipython-")
+        atexit.register(shutil.rmtree, ipython_dir, True)
+        os.environ.setdefault("IPYTHONDIR", ipython_dir)
 
     from ipykernel.kernelapp import IPKernelApp
 

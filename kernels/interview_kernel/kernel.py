@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import signal
 import sys
-import threading
 from types import FrameType
 from typing import Any
 
@@ -92,8 +92,11 @@ class InterviewKernel(Kernel):
             self.language_info = self.spec.language_info(self.adapter.version)
             self.banner = self.adapter.banner()
             self.adapter.start()
-        self._main_thread = threading.get_ident()
         signal.signal(signal.SIGINT, self._on_sigint)
+        # A kernel that exits without a shutdown_request (SIGTERM, end of input) still removes its scratch
+        # folder and its language's processes; only SIGKILL leaves them (the sandbox's /tmp goes with it).
+        atexit.register(self.adapter.shutdown)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
     @property
     def kernel_info(self) -> dict[str, Any]:

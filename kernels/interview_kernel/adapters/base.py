@@ -63,6 +63,7 @@ class Adapter:
         self.cancel.set()
 
     def shutdown(self) -> None:
+        """Idempotent: called by do_shutdown and again at exit."""
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def complete(self, code: str, cursor: int) -> tuple[list[str], int, int]:

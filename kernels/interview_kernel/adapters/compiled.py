@@ -137,6 +137,10 @@ class CompiledAdapter(Adapter):
         if proc is not None:
             kill_group(proc)
 
+    def shutdown(self) -> None:
+        self.interrupt()
+        super().shutdown()
+
 
 def compile_error(output: str, status: int) -> CellError:
     lines = output.rstrip().splitlines()

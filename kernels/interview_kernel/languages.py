@@ -103,7 +103,7 @@ LANGUAGES: dict[str, LanguageSpec] = {
             info_name="typescript",
             mimetype="application/typescript",
             file_extension=".ts",
-            codemirror_mode={"name": "javascript", "typescript": True},
+            codemirror_mode="typescript",
             pygments_lexer="typescript",
             keywords=(
                 *_JS_KEYWORDS,

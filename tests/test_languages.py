@@ -505,6 +505,15 @@ def test_state_is_kept_across_cells(kernels: dict[str, Session], name: str) -> N
     assert "42" in run.stdout + "".join(run.results), run
 
 
+@pytest.mark.parametrize("name", ["javascript", "typescript"])
+def test_top_level_await_keeps_its_names(kernels: dict[str, Session], name: str) -> None:
+    session = _kernel(kernels, name)
+    first = session.run("const answer = await new Promise((ok) => setTimeout(() => ok(40), 10));\nanswer")
+    assert first.reply["status"] == "ok" and first.results == ["40"], first
+    second = session.run("answer + 2")
+    assert second.results == ["42"], second
+
+
 @pytest.mark.parametrize("name", list(RUNTIME))
 def test_runtime_error_has_name_message_and_trace(kernels: dict[str, Session], name: str) -> None:
     session = _kernel(kernels, name)

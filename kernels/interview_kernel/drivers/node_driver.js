@@ -189,10 +189,24 @@ vm.runInContext('globalThis.global = globalThis;', context);
 
 // ---- compiling a cell -----------------------------------------------------------------------------------
 // Top-level let/const/class become var, so that running a cell again does not fail with "already declared"
-// (as a browser console allows). Edits keep every line where it was.
+// (as a browser console allows). A cell with a top-level await runs inside an async function instead, its
+// top-level names declared outside it with var. Edits keep every line where it was.
 function rewriteTopLevel(code, scriptKind) {
-  if (!ts || !/\b(let|const|class)\b/.test(code)) return code;
+  if (!ts || !/\b(let|const|class|await)\b/.test(code)) return code;
   const sf = ts.createSourceFile('cell', code, ts.ScriptTarget.Latest, true, scriptKind);
+  const wrap = hasTopLevelAwait(sf);
+  const names = [];
+  const edits = wrap ? asyncEdits(sf, code, names) : redeclarableEdits(sf, code);
+  let out = code;
+  for (const [start, end, text] of edits.sort((a, b) => b[0] - a[0] || b[1] - a[1])) {
+    out = out.slice(0, start) + text + out.slice(end);
+  }
+  if (!wrap) return out;
+  const head = names.length ? `var ${[...new Set(names)].join(', ')}; ` : '';
+  return `${head}(async () => { ${out}\n})()`;
+}
+
+function redeclarableEdits(sf, code) {
   const edits = [];
   for (const st of sf.statements) {
     if (ts.isVariableStatement(st) && !st.modifiers && st.declarationList.flags & ts.NodeFlags.BlockScoped) {
@@ -204,9 +218,46 @@ function rewriteTopLevel(code, scriptKind) {
       edits.push([st.end, st.end, ';']);
     }
   }
-  let out = code;
-  for (const [start, end, text] of edits.sort((a, b) => b[0] - a[0])) out = out.slice(0, start) + text + out.slice(end);
-  return out;
+  return edits;
+}
+
+function hasTopLevelAwait(sf) {
+  let found = false;
+  const visit = (node) => {
+    if (found || ts.isFunctionLike(node) || ts.isClassLike(node)) return;
+    if (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier)) found = true;
+    else ts.forEachChild(node, visit);
+  };
+  ts.forEachChild(sf, visit);
+  return found;
+}
+
+function bindingNames(name, names) {
+  if (ts.isIdentifier(name)) names.push(name.text);
+  else for (const element of name.elements) if (!ts.isOmittedExpression(element)) bindingNames(element.name, names);
+}
+
+function asyncEdits(sf, code, names) {
+  const edits = [];
+  const statements = sf.statements;
+  statements.forEach((st, i) => {
+    if (ts.isVariableStatement(st)) {
+      const list = st.declarationList;
+      const start = list.getStart(sf);
+      const keyword = ['const', 'let', 'var'].find((k) => code.startsWith(k, start));
+      for (const d of list.declarations) bindingNames(d.name, names);
+      edits.push([start, start + keyword.length, '(' + ' '.repeat(keyword.length - 1)]);
+      edits.push([list.end, list.end, ')']);
+    } else if ((ts.isClassDeclaration(st) || ts.isFunctionDeclaration(st)) && st.name) {
+      names.push(st.name.text);
+      edits.push([st.getStart(sf), st.getStart(sf), `${st.name.text} = `]);
+      edits.push([st.end, st.end, ';']);
+    } else if (i === statements.length - 1 && ts.isExpressionStatement(st)) {
+      edits.push([st.expression.getStart(sf), st.expression.getStart(sf), 'return (']);
+      edits.push([st.expression.end, st.expression.end, ')']);
+    }
+  });
+  return edits;
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -283,7 +334,7 @@ function originalPosition(map, line, column) {
 }
 
 // ---- errors and results ---------------------------------------------------------------------------------
-function describe(err, map) {
+function describe(err, map, lines) {
   if (err === null || typeof err !== 'object') {
     return { ename: 'Uncaught', evalue: util.inspect(err), traceback: [`Uncaught ${util.inspect(err)}`] };
   }
@@ -296,6 +347,7 @@ function describe(err, map) {
     const m = line.match(/^\s+at (?:(.*) \()?cell:(\d+):(\d+)\)?$/);
     if (!m) continue;
     const [l, c] = originalPosition(map, Number(m[2]), Number(m[3]));
+    if (l > lines) continue; // the async wrapper's closing line
     frames.push(`  at ${m[1] ? m[1] + ' ' : ''}(${FILE}:${l}:${c})`);
   }
   // A syntax error has no frames: Node puts the line and a caret at the top of its stack instead.
@@ -369,7 +421,7 @@ async function execute(fifo, code) {
   } else if (cell.interrupted) {
     send({ ev: 'error', ename: 'KeyboardInterrupt', evalue: 'interrupted by the user', traceback: [] });
   } else if (cell.error) {
-    send({ ev: 'error', ...describe(cell.error, cell.map) });
+    send({ ev: 'error', ...describe(cell.error, cell.map, code.split('\n').length) });
   } else if (value !== undefined && !/;\s*(\/\/[^\n]*\s*)*$/.test(code)) {
     // As in IPython, a cell ending with ";" shows no value.
     send({ ev: 'result', data: show(value) });

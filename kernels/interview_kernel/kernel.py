@@ -14,7 +14,7 @@ from ipykernel.kernelbase import Kernel
 from traitlets import Unicode
 
 from . import __version__
-from .adapters.base import Adapter
+from .adapters.base import INTERRUPTED, Adapter
 from .languages import LANGUAGES, LanguageSpec, check
 from .pump import CellError
 
@@ -50,8 +50,8 @@ class _Frontend:
     def input(self, prompt: str) -> str | None:
         if not self._allow_stdin or self._stdin_closed:
             return None
-        self._kernel.awaiting_input = True
         try:
+            self._kernel.awaiting_input = True
             value = str(self._kernel.raw_input(prompt))
         except (KeyboardInterrupt, EOFError):
             value = ""
@@ -139,6 +139,8 @@ class InterviewKernel(Kernel):
             self.adapter.cancel.clear()
             try:
                 error = self.adapter.execute(code, _Frontend(self, silent, allow_stdin), self.execution_count)
+            except KeyboardInterrupt:  # an interrupt that landed just outside an input request
+                error = INTERRUPTED
             except Exception as exc:
                 self.log.exception("adapter failed")
                 error = CellError("KernelError", f"{type(exc).__name__}: {exc}", [])

@@ -21,6 +21,7 @@ INTERVIEW_SERVER_CONFIG: dict[str, Any] = {
         "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
         "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
         "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
+        "kernel_spec_manager_class": "jupyter_interview.server_ext.kernelspecs.InterviewKernelSpecManager",
         "jpserver_extensions": {
             "jupyter_interview": True,
             "jupyterlab": True,

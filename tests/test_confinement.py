@@ -69,11 +69,11 @@ async def test_candidate_runs_code_in_its_room_kernel_but_not_another_rooms(
     room, cand = await live_room_with_candidate(owner, make_room, make_client)
     other, _ = await live_room_with_candidate(owner, make_room, make_client)
     code, mine = await cand.json(
-        "POST", "api/kernels", {"name": "python3", "path": f"interviews/{room['id']}"}
+        "POST", "api/kernels", {"name": "interview-python", "path": f"interviews/{room['id']}"}
     )
     assert code == 201, mine
     code, theirs = await owner.json(
-        "POST", "api/kernels", {"name": "python3", "path": f"interviews/{other['id']}"}
+        "POST", "api/kernels", {"name": "interview-python", "path": f"interviews/{other['id']}"}
     )
     assert code == 201
     ws = await websocket_connect(ws_request(cand, f"api/kernels/{mine['id']}/channels"))
@@ -99,11 +99,11 @@ async def test_candidate_cannot_start_a_kernel_outside_its_room(
     room, cand = await live_room_with_candidate(owner, make_room, make_client)
     other, _ = await live_room_with_candidate(owner, make_room, make_client)
     for body in (
-        {"name": "python3"},
-        {"name": "python3", "path": ""},
-        {"name": "python3", "path": f"interviews/{other['id']}"},
-        {"name": "python3", "path": f"interviews/{room['id']}/../{other['id']}"},
-        {"name": "python3", "path": "/etc"},
+        {"name": "interview-python"},
+        {"name": "interview-python", "path": ""},
+        {"name": "interview-python", "path": f"interviews/{other['id']}"},
+        {"name": "interview-python", "path": f"interviews/{room['id']}/../{other['id']}"},
+        {"name": "interview-python", "path": "/etc"},
     ):
         code, reply = await cand.json("POST", "api/kernels", body)
         assert code == 403, (body, reply)
@@ -114,7 +114,7 @@ async def test_candidate_cannot_start_a_kernel_outside_its_room(
             "path": f"interviews/{other['id']}/x.ipynb",
             "type": "notebook",
             "name": "",
-            "kernel": {"name": "python3"},
+            "kernel": {"name": "interview-python"},
         },
     )
     assert code == 403
@@ -125,7 +125,9 @@ async def test_candidate_cannot_start_a_kernel_outside_its_room(
 async def test_sessions_listing_shows_only_the_room(owner: Any, make_room: Any, make_client: Any) -> None:
     room, cand = await live_room_with_candidate(owner, make_room, make_client)
     other, _ = await live_room_with_candidate(owner, make_room, make_client)
-    code, k = await owner.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{room['id']}"})
+    code, k = await owner.json(
+        "POST", "api/kernels", {"name": "interview-python", "path": f"interviews/{room['id']}"}
+    )
     for rid in (room["id"], other["id"]):
         code, s = await owner.json(
             "POST",

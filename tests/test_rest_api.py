@@ -227,7 +227,9 @@ async def test_delete_room_removes_folder_sessions_and_notes(
     await iv.join(room["invites"]["interviewer"])
     n = (await iv.json("GET", f"interview/api/rooms/{rid}/notes"))[1]
     await iv.json("PUT", f"interview/api/rooms/{rid}/notes", {"text": "x"}, headers={"If-Match": n["etag"]})
-    code, kernel = await owner.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{rid}"})
+    code, kernel = await owner.json(
+        "POST", "api/kernels", {"name": "interview-python", "path": f"interviews/{rid}"}
+    )
     assert code == 201
     code, _ = await owner.json(
         "PUT",

@@ -39,9 +39,9 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "logout": ("GET", "logout", None),
     "join with another invite": ("GET", "interview/join/{room}?invite=not-a-jwt", None),
     "kernelspecs (read)": ("GET", "api/kernelspecs", None),
-    "kernelspec resources": ("GET", "kernelspecs/python3/kernel.json", None),
+    "kernelspec resources": ("GET", "kernelspecs/interview-python/kernel.json", None),
     "list kernels": ("GET", "api/kernels", None),
-    "start a kernel": ("POST", "api/kernels", {"name": "python3", "path": "interviews/{room}"}),
+    "start a kernel": ("POST", "api/kernels", {"name": "interview-python", "path": "interviews/{room}"}),
     "kernel model": ("GET", "api/kernels/{kernel}", None),
     "shut down a kernel": ("DELETE", "api/kernels/{spare_kernel_role}", None),
     "interrupt or restart": ("POST", "api/kernels/{kernel}/interrupt", None),
@@ -114,7 +114,9 @@ async def room_resources(owner: Any, room: dict[str, Any], spares: tuple[str, ..
     ids = {"room": rid}
 
     async def kernel() -> str:
-        code, k = await owner.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{rid}"})
+        code, k = await owner.json(
+            "POST", "api/kernels", {"name": "interview-python", "path": f"interviews/{rid}"}
+        )
         assert code == 201, k
         return str(k["id"])
 

@@ -23,6 +23,8 @@ from jupyter_interview.server_ext.collab import ROUTE as COLLAB_ROUTE
 from jupyter_interview.server_ext.collab import YDOC_EXTENSION, CollabSockets, RoomDocSocketHandler
 from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
+from jupyter_interview.server_ext.kernels import RoomKernelManager
+from jupyter_interview.server_ext.kernelspecs import kernelspec_handlers
 from jupyter_interview.server_ext.ratelimit import RateLimits
 from jupyter_interview.server_ext.scoped import scoped_handlers
 from jupyter_interview.server_ext.ws import HUB_KEY, ORIGINS_KEY, RELAY_KEY, RoomSocketHandler
@@ -77,6 +79,7 @@ class InterviewApp(ExtensionApp):
         "authorizer_class": "jupyter_interview.server_ext.authorizer.InterviewAuthorizer",
         "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
         "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
+        "kernel_spec_manager_class": "jupyter_interview.server_ext.kernelspecs.InterviewKernelSpecManager",
     }
 
     store_class = Type(
@@ -283,6 +286,7 @@ class InterviewApp(ExtensionApp):
             )
         if not isinstance(serverapp.authorizer, InterviewAuthorizer):
             self.log.warning("jupyter_interview: ServerApp.authorizer_class is not InterviewAuthorizer.")
+        self._link_kernels(serverapp)
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
@@ -311,6 +315,25 @@ class InterviewApp(ExtensionApp):
         scrubbed = self.settings.get("extra_log_scrub_param_keys") or []
         self.settings["extra_log_scrub_param_keys"] = [*scrubbed, "invite"]
 
+    def _link_kernels(self, serverapp: Any) -> None:
+        km = serverapp.kernel_manager
+        if isinstance(km, RoomKernelManager):
+            km.room_service = self.service
+        else:
+            self.log.warning(
+                "jupyter_interview: ServerApp.kernel_manager_class is not RoomKernelManager; room kernels"
+                " are neither confined to their room nor required to run sandboxed."
+            )
+        from jupyter_interview.sandbox.provisioner import preflight
+
+        name, isolated, problems = preflight(km)
+        if not isolated:
+            self.log.warning(
+                "jupyter_interview: SandboxProvisioner.backend is %r: room kernels run WITHOUT a sandbox.", name
+            )
+        for problem in problems:
+            self.log.error("jupyter_interview: kernel sandbox %r: %s; room kernels will not start.", name, problem)
+
     def _install_page_config_hook(self) -> None:
         previous = self.settings.get("page_config_hook")
         disabled = list(PARTICIPANT_DISABLED_PLUGINS) if self.hide_plugins_for_participants else []
@@ -337,6 +360,7 @@ class InterviewApp(ExtensionApp):
         self.handlers.extend(default_handlers("/"))
         self.handlers.append((r"/interview/api/rooms/(?P<room_id>[A-Za-z0-9_-]{1,64})/ws", RoomSocketHandler))
         self.handlers.extend(scoped_handlers("/", "/lab/api/workspaces", workspaces))
+        self.handlers.extend(kernelspec_handlers("/"))
         assert self.serverapp is not None
         if YDOC_EXTENSION in self.serverapp.extension_manager.extensions:
             # Same route as jupyter-collaboration's socket: ours was added first, so it matches first

@@ -130,7 +130,9 @@ class InterviewAuthorizer(Authorizer):
                 return self._body_paths_ok(handler, room_id, ("copy_from", "path"), required=False)
             return True
         if scope == matrix.BODY_PATH:
-            return self._body_paths_ok(handler, room_id, ("path",), required=True)
+            return self._body_paths_ok(handler, room_id, ("path",), required=True) and self._body_kernel_ok(
+                handler, room_id
+            )
         if scope == matrix.KERNEL:
             km = settings.get("kernel_manager")
             rooms: dict[str, str] = getattr(km, "kernel_rooms", {})
@@ -146,7 +148,9 @@ class InterviewAuthorizer(Authorizer):
             if not in_room(str(model.get("path", "")), room_id):
                 return False
             if method == "PATCH":
-                return self._body_paths_ok(handler, room_id, ("path",), required=False)
+                return self._body_paths_ok(handler, room_id, ("path",), required=False) and self._body_kernel_ok(
+                    handler, room_id
+                )
             return True
         if scope == matrix.COLLAB_ROOM:
             return self._collab_room_ok(handler, groups.get("room", ""), room_id)
@@ -174,6 +178,29 @@ class InterviewAuthorizer(Authorizer):
         if required and not paths:
             return False
         return all(isinstance(p, str) and in_room(p, room_id) for p in paths)
+
+    @staticmethod
+    def _body_kernel_ok(handler: web.RequestHandler, room_id: str) -> bool:
+        """A kernel named in a body (POST api/kernels `kernel_id`, a session's `kernel.id`) that exists
+        must be the room's: a session bound to another room's kernel would let its DELETE shut it down."""
+        try:
+            model = json.loads(handler.request.body or b"{}")
+        except ValueError:
+            return False
+        if not isinstance(model, dict):
+            return False
+        kernel = model.get("kernel")
+        ids = [model.get("kernel_id"), kernel.get("id") if isinstance(kernel, dict) else None]
+        km = handler.settings.get("kernel_manager")
+        rooms: dict[str, str] = getattr(km, "kernel_rooms", {})
+        for kid in ids:
+            if kid is None:
+                continue
+            if not isinstance(kid, str):
+                return False
+            if (km is not None and kid in km) and rooms.get(kid) != room_id:
+                return False
+        return True
 
     @staticmethod
     def _collab_room_ok(handler: web.RequestHandler, collab_room: str, room_id: str) -> bool:

@@ -1,12 +1,22 @@
-"""Kernel manager that remembers which interview room each kernel belongs to."""
+"""Kernel manager that remembers which interview room each kernel belongs to, and runs room kernels sandboxed only."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
 
 from jupyter_interview.rooms.models import ROOMS_FOLDER
+from jupyter_interview.sandbox.provisioner import ROOM_ARG, ROOM_DIR_ARG
+from jupyter_interview.server_ext.kernelspecs import (
+    DEFAULT_SPEC,
+    is_sandboxed,
+    spec_for_language,
+    unavailable_reason,
+)
 
 
 def room_of_path(path: str | None) -> str | None:
@@ -17,17 +27,83 @@ def room_of_path(path: str | None) -> str | None:
 
 
 class RoomKernelManager(AsyncMappingKernelManager):
-    """Records the room of each kernel from the path it was started for; the Authorizer reads it."""
+    """Records the room of each kernel from the path it was started for; the Authorizer reads it.
+
+    A room's kernel must use a sandboxed kernelspec (provisioner `interview-sandbox`), whoever
+    starts it: Jupyter adds a native `python3` spec by itself, and a default provisioner would
+    apply only to specs that name none.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.kernel_rooms: dict[str, str] = {}
+        # Set by InterviewApp: reads rooms' languages and time limits.
+        self.room_service: Any = None
+
+    def _sandboxed_names(self) -> list[str]:
+        ksm = self.kernel_spec_manager
+        if ksm is None:
+            return []
+        try:
+            specs = ksm.get_all_specs()
+        except Exception:
+            return []
+        return sorted(name for name, info in specs.items() if is_sandboxed(info.get("spec") or {}))
+
+    def _room_default_spec(self, room: str) -> str:
+        service = self.room_service
+        try:
+            return spec_for_language(service.get_room(room).language) if service is not None else DEFAULT_SPEC
+        except Exception:
+            return DEFAULT_SPEC  # a room deleted meanwhile: its folder check refuses the start below
+
+    def _check_spec(self, kernel_name: str, room: str | None) -> None:
+        ksm = self.kernel_spec_manager
+        if ksm is None:
+            return
+        try:
+            spec = ksm.get_kernel_spec(kernel_name)
+        except NoSuchKernel:
+            if room is None:
+                return  # Jupyter's own error for a missing spec
+            spec = None
+        if room is not None and (spec is None or not is_sandboxed(spec)):
+            allowed = ", ".join(self._sandboxed_names()) or "none installed"
+            raise web.HTTPError(
+                403,
+                f"kernelspec {kernel_name!r} does not run in the sandbox; an interview room's kernels use a"
+                f" sandboxed kernelspec ({allowed})",
+            )
+        reason = unavailable_reason(spec) if spec is not None else None
+        if reason:
+            raise web.HTTPError(503, f"kernelspec {kernel_name!r} is unavailable on this server: {reason}")
+
+    def _room_dir(self, room: str) -> str:
+        room_dir = os.path.join(self.root_dir, ROOMS_FOLDER, room)
+        if not os.path.isdir(room_dir) or os.path.islink(room_dir):
+            raise web.HTTPError(404, f"the room folder {ROOMS_FOLDER}/{room} does not exist")
+        return room_dir
 
     async def start_kernel(  # type: ignore[override]
         self, *, kernel_id: str | None = None, path: Any = None, **kwargs: Any
     ) -> str:
-        kid: str = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         room = room_of_path(path)
+        if kernel_id is not None and kernel_id in self:
+            # Jupyter hands back an existing kernel when its id is named: never across rooms, and
+            # never moved into another room.
+            if self.kernel_rooms.get(kernel_id) != room:
+                raise web.HTTPError(403, f"kernel {kernel_id} belongs to another room")
+            kid: str = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+            return kid
+        kernel_name = kwargs.get("kernel_name") or (
+            self._room_default_spec(room) if room is not None else self.default_kernel_name
+        )
+        kwargs["kernel_name"] = kernel_name
+        self._check_spec(kernel_name, room)
+        if room is not None:
+            kwargs[ROOM_ARG] = room
+            kwargs[ROOM_DIR_ARG] = self._room_dir(room)
+        kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         if room is not None:
             self.kernel_rooms[kid] = room
         return kid
@@ -35,3 +111,23 @@ class RoomKernelManager(AsyncMappingKernelManager):
     def remove_kernel(self, kernel_id: str) -> Any:
         self.kernel_rooms.pop(kernel_id, None)
         return super().remove_kernel(kernel_id)
+
+    # ---- read by the execution side (wall-clock limit, reporting a dead kernel) ----
+
+    def exec_time_limit_s(self, kernel_id: str) -> float | None:
+        """The wall-clock limit per execution for a room's kernel (the room's setting), else None."""
+        room = self.kernel_rooms.get(kernel_id)
+        if room is None or self.room_service is None:
+            return None
+        try:
+            return float(self.room_service.get_room(room).settings.exec_time_limit_s)
+        except Exception:
+            return None
+
+    def sandbox_exit_reason(self, kernel_id: str) -> str | None:
+        """Why the kernel's last process ended (e.g. 'killed: out of memory (limit 1024 MiB)'), if it did."""
+        try:
+            km = self.get_kernel(kernel_id)
+        except KeyError:
+            return None
+        return getattr(km.provisioner, "last_exit_reason", None)

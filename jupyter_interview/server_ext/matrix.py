@@ -90,16 +90,16 @@ RULES: tuple[Rule, ...] = (
     _rule("logout", "GET POST", r"logout", GLOBAL, P, P),
     _rule("join with another invite", "GET", r"interview/join/[^/]+", GLOBAL, P, P),
     # ---- kernels: read kernelspecs; run kernels of the room's files ----
-    _rule("kernelspecs (read)", "GET", r"api/kernelspecs(/[^/]+)?/?", GLOBAL, P, P),
-    _rule("kernelspec resources", "GET", r"kernelspecs/[^/]+/[^/]+", GLOBAL, P, P),
+    _rule("kernelspecs (read)", "GET", r"api/kernelspecs(/[^/]+)?/?", GLOBAL, P, P, "sandboxed specs only"),
+    _rule("kernelspec resources", "GET", r"kernelspecs/[^/]+/[^/]+", GLOBAL, P, P, "sandboxed specs only"),
     _rule("list kernels", "GET", r"api/kernels/?", GLOBAL, P, P, "filtered to the room"),
-    _rule("start a kernel", "POST", r"api/kernels/?", BODY_PATH, E, W, "path in the room"),
+    _rule("start a kernel", "POST", r"api/kernels/?", BODY_PATH, E, W, "path in the room; sandboxed spec"),
     _rule("kernel model", "GET", r"api/kernels/" + KID + "/?", KERNEL, R, R),
     _rule("shut down a kernel", "DELETE", r"api/kernels/" + KID + "/?", KERNEL, E, W),
     _rule("interrupt or restart", "POST", r"api/kernels/" + KID + "/(interrupt|restart)/?", KERNEL, E, W),
     _rule("kernel channels", "GET", r"api/kernels/" + KID + "/channels", KERNEL, E, W),
     _rule("list sessions", "GET", r"api/sessions/?", GLOBAL, P, P, "filtered to the room"),
-    _rule("create a session", "POST", r"api/sessions/?", BODY_PATH, E, W, "path in the room"),
+    _rule("create a session", "POST", r"api/sessions/?", BODY_PATH, E, W, "path and named kernel in the room"),
     _rule("session model", "GET", r"api/sessions/" + SID + "/?", SESSION, R, R),
     _rule(
         "change a session", "PATCH", r"api/sessions/" + SID + "/?", SESSION, E, W, "new path in the room too"

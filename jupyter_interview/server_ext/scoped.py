@@ -55,6 +55,16 @@ class RoomSessionsHandler(SessionRootHandler):
         mine = [s for s in sessions if in_room(str(s.get("path", "")), str(user.room_id))]
         self.finish(json.dumps(mine, default=str))
 
+    async def post(self) -> None:
+        # Jupyter turns any failure to start the session's kernel into a 500; a refusal of the
+        # kernel manager (a room kernel with an unsandboxed kernelspec: 403) keeps its own status.
+        try:
+            await super().post()  # type: ignore[misc]
+        except web.HTTPError as e:
+            if e.status_code == 500 and isinstance(e.__cause__, web.HTTPError):
+                raise e.__cause__ from None
+            raise
+
 
 class RoomContentsHandler(ContentsHandler):
     """Above the room folder, a participant sees only the way down to its own room."""

@@ -1,0 +1,264 @@
+"""The bubblewrap backend: own namespaces, a read-only system, one writable folder, an unprivileged uid, limits.
+
+The command a kernel runs under, outermost first:
+
+    sh -c '<join cgroups>' ... --            only when a memory or pids cgroup could be made
+    bwrap <namespaces> <mounts> <env> --     as root: mounts need it
+    prlimit <rlimits> --                     still root: set the limits the kernel inherits
+    setpriv --reuid U --regid U ... --       drop to the room's uid, no capabilities, no new privileges
+    <the kernel's own argv>
+
+bubblewrap runs as root because it must mount, and bubblewrap as an unprivileged user did not
+start here; setpriv inside it then leaves root for good (real, effective and saved ids).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import stat
+import sys
+from dataclasses import replace
+
+from jupyter_interview.sandbox.backend import (
+    SANDBOX_PATH,
+    Launch,
+    SandboxBackend,
+    SandboxRequest,
+    describe_returncode,
+)
+from jupyter_interview.sandbox.cgroups import CgroupHandle, Cgroups
+
+# /etc entries a sandbox sees from the host: what dynamic linking, time zones and language
+# toolchains (Java's jvm.cfg, /usr/bin/* alternatives) read. Not the rest: /etc can hold
+# credentials (pip.conf, npmrc, database client files).
+DEFAULT_ETC = (
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "timezone",
+    "mime.types",
+    "os-release",
+    "debian_version",
+    "java-*",
+)
+
+_JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+
+MIB = 1024 * 1024
+
+
+def python_paths() -> list[str]:
+    """The server's Python as seen from inside: the venv and the installation behind its symlinks."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    real = os.path.realpath(sys.executable)
+    paths.add(os.path.dirname(os.path.dirname(real)))
+    return sorted(p for p in paths if p and not _under(p, "/usr"))
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _tool(name: str) -> str | None:
+    return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+class BubblewrapBackend(SandboxBackend):
+    name = "bubblewrap"
+
+    def __init__(self, log: object = None, *, etc: tuple[str, ...] = DEFAULT_ETC, use_cgroups: bool = True) -> None:
+        super().__init__(log)  # type: ignore[arg-type]
+        self.etc = etc
+        self.cgroups = Cgroups(self.log) if use_cgroups else None
+        self._handles: dict[str, CgroupHandle] = {}
+        self._launches = 0
+
+    def check(self) -> list[str]:
+        problems = []
+        for tool, package in (("bwrap", "bubblewrap"), ("setpriv", "util-linux"), ("prlimit", "util-linux")):
+            if _tool(tool) is None:
+                problems.append(f"{tool} is not installed (apt-get install {package})")
+        if sys.platform != "linux":
+            problems.append("bubblewrap needs Linux")
+        elif os.geteuid() != 0:
+            problems.append(
+                "the bubblewrap backend runs as root to give each room its own uid; run the server as"
+                " root (in its container or VM), or choose SandboxProvisioner.backend = 'docker'"
+            )
+        return problems
+
+    # ---- resources ----
+
+    def prepare(self, request: SandboxRequest) -> SandboxRequest:
+        if self.cgroups is None:
+            return request
+        # A fresh cgroup per launch: its OOM counter then speaks of this launch only.
+        self.release(request)
+        self._launches += 1
+        handle = self.cgroups.create(
+            f"{request.kernel_id[:13]}{self._launches}", request.limits.memory_mb * MIB, request.limits.nproc
+        )
+        self._handles[request.kernel_id] = handle
+        if handle.memory is None and request.limits.memory_mb:
+            self.log.info("no memory cgroup available: kernel %s is limited by RLIMIT_AS", request.kernel_id)
+        return replace(request, cgroup_procs=handle.procs_files)
+
+    def release(self, request: SandboxRequest) -> None:
+        handle = self._handles.pop(request.kernel_id, None)
+        if handle is not None and self.cgroups is not None:
+            self.cgroups.remove(handle)
+
+    def exit_reason(self, request: SandboxRequest, returncode: int) -> str:
+        handle = self._handles.get(request.kernel_id)
+        if handle is not None and self.cgroups is not None and self.cgroups.oom_killed(handle):
+            return f"killed: out of memory (limit {request.limits.memory_mb} MiB)"
+        if returncode in (128 + 24, -24):
+            return f"killed: CPU time limit ({request.limits.cpu_s} s of CPU)"
+        return describe_returncode(returncode)
+
+    # ---- the command ----
+
+    def _system_binds(self) -> list[str]:
+        args = ["--ro-bind", "/usr", "/usr"]
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            try:
+                st = os.lstat(top)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                args += ["--symlink", os.readlink(top), top]
+            else:
+                args += ["--ro-bind", top, top]
+        for pattern in self.etc:
+            for path in sorted(glob.glob(os.path.join("/etc", pattern))):
+                args += ["--ro-bind", path, path]
+        return args
+
+    def _etc_files(self, request: SandboxRequest) -> list[str]:
+        """Small /etc files written for this sandbox into its read-only connection folder."""
+        uid = request.uid
+        files = {
+            "passwd": f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n",
+            "group": f"root:x:0:\nsandbox:x:{uid}:\n",
+            "hosts": "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+            "hostname": "sandbox\n",
+            "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
+            "resolv.conf": "",
+        }
+        etc = os.path.join(request.conn_dir, "etc")
+        os.makedirs(etc, mode=0o755, exist_ok=True)
+        args = []
+        for name, text in files.items():
+            path = os.path.join(etc, name)
+            tmp = path + ".new"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+            args += ["--ro-bind", path, os.path.join("/etc", name)]
+        return args
+
+    def command(self, request: SandboxRequest) -> Launch:
+        limits = request.limits
+        bwrap = _tool("bwrap") or "bwrap"
+        args = [
+            bwrap,
+            "--die-with-parent",
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--clearenv",
+        ]
+        args += self._system_binds()
+        args += self._etc_files(request)
+        # bwrap makes missing parent folders 0700 root; a traversable 0755 folder is made first instead.
+        made: set[str] = set()
+
+        def bind(flag: str, path: str) -> None:
+            parents = []
+            parent = os.path.dirname(path)
+            while parent not in ("/", "") and parent not in made:
+                parents.append(parent)
+                parent = os.path.dirname(parent)
+            for folder in reversed(parents):
+                args.extend(["--perms", "0755", "--dir", folder])
+                made.add(folder)
+            args.extend([flag, path, path])
+            made.add(path)
+
+        for path in [*python_paths(), *request.ro_paths]:
+            if os.path.exists(path) and not _under(path, "/usr"):
+                bind("--ro-bind", path)
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--perms", "1777"]
+        if limits.tmp_mb:
+            args += ["--size", str(limits.tmp_mb * MIB)]
+        args += ["--tmpfs", "/tmp"]  # noqa: S108 (the sandbox's own private tmpfs)
+        # Folders made before the tmpfs went under it: make them again on top of it where needed.
+        made = {m for m in made if not _under(m, "/tmp")}  # noqa: S108
+        bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
+        for path in request.masked:
+            args += ["--tmpfs", path]
+        bind("--ro-bind", request.conn_dir)
+        bind("--bind", request.socket_dir)
+        args += ["--chdir", request.work_dir]
+        # /tmp below is the sandbox's private tmpfs, not the host's.
+        env = {
+            "PATH": SANDBOX_PATH,
+            "HOME": "/tmp",  # noqa: S108
+            "TMPDIR": "/tmp",  # noqa: S108
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "USER": "sandbox",
+            "LOGNAME": "sandbox",
+            "SHELL": "/bin/sh",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "IPYTHONDIR": "/tmp/.ipython",  # noqa: S108
+            "MPLCONFIGDIR": "/tmp/.matplotlib",  # noqa: S108
+            "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",  # noqa: S108
+            **request.env,
+        }
+        for key, value in sorted(env.items()):
+            args += ["--setenv", key, value]
+        args.append("--")
+        prlimit = [_tool("prlimit") or "prlimit", "--core=0"]
+        if limits.nproc:
+            prlimit.append(f"--nproc={limits.nproc}")
+        if limits.cpu_s:
+            # SIGXCPU at the soft limit, SIGKILL a little later should it be caught.
+            prlimit.append(f"--cpu={limits.cpu_s}:{limits.cpu_s + 5}")
+        if limits.fsize_mb:
+            prlimit.append(f"--fsize={limits.fsize_mb * MIB}")
+        if limits.nofile:
+            prlimit.append(f"--nofile={limits.nofile}")
+        handle = self._handles.get(request.kernel_id)
+        if limits.memory_mb and (handle is None or handle.memory is None):
+            prlimit.append(f"--as={limits.memory_mb * MIB}")
+        args += [*prlimit, "--"]
+        uid = str(request.uid)
+        args += [
+            _tool("setpriv") or "setpriv",
+            "--reuid",
+            uid,
+            "--regid",
+            uid,
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+            *request.argv,
+        ]
+        if request.cgroup_procs:
+            args = ["/bin/sh", "-c", _JOIN_CGROUPS, "sh", *request.cgroup_procs, "--", *args]
+        # bwrap itself gets a minimal environment: it needs none of the server's variables.
+        return Launch(args, {"PATH": "/usr/bin:/bin"})

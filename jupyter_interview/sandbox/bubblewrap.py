@@ -44,6 +44,7 @@ DEFAULT_ETC = (
     "os-release",
     "debian_version",
     "java-*",
+    "ssl/openssl.cnf",
 )
 
 _JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
@@ -65,6 +66,41 @@ def _under(path: str, parent: str) -> bool:
 
 def _tool(name: str) -> str | None:
     return shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+
+
+class _Mounts:
+    """bwrap's mount arguments in order. bwrap makes a missing parent folder 0700 root, which the
+    kernel's uid could not cross: every parent is made first as a 0755 folder instead."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = args
+        self.made: set[str] = {"/"}
+
+    def _parents(self, path: str) -> None:
+        missing = []
+        parent = os.path.dirname(path)
+        while parent not in self.made:
+            missing.append(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(missing):
+            self.args += ["--perms", "0755", "--dir", folder]
+            self.made.add(folder)
+
+    def bind(self, flag: str, src: str, dest: str | None = None) -> None:
+        dest = dest or src
+        self._parents(dest)
+        self.args += [flag, src, dest]
+        self.made.add(dest)
+
+    def tmpfs(self, path: str, mode: str | None = None, size: int = 0) -> None:
+        self._parents(path)
+        if mode:
+            self.args += ["--perms", mode]
+        if size:
+            self.args += ["--size", str(size)]
+        self.args += ["--tmpfs", path]
+        # What was made below it is hidden now.
+        self.made = {m for m in self.made if not _under(m, path) or m == path}
 
 
 class BubblewrapBackend(SandboxBackend):
@@ -122,23 +158,22 @@ class BubblewrapBackend(SandboxBackend):
 
     # ---- the command ----
 
-    def _system_binds(self) -> list[str]:
-        args = ["--ro-bind", "/usr", "/usr"]
+    def _system_binds(self, mounts: _Mounts) -> None:
+        mounts.bind("--ro-bind", "/usr")
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             try:
                 st = os.lstat(top)
             except FileNotFoundError:
                 continue
             if stat.S_ISLNK(st.st_mode):
-                args += ["--symlink", os.readlink(top), top]
+                mounts.args += ["--symlink", os.readlink(top), top]
             else:
-                args += ["--ro-bind", top, top]
+                mounts.bind("--ro-bind", top)
         for pattern in self.etc:
             for path in sorted(glob.glob(os.path.join("/etc", pattern))):
-                args += ["--ro-bind", path, path]
-        return args
+                mounts.bind("--ro-bind", path)
 
-    def _etc_files(self, request: SandboxRequest) -> list[str]:
+    def _etc_files(self, request: SandboxRequest, mounts: _Mounts) -> None:
         """Small /etc files written for this sandbox into its read-only connection folder."""
         uid = request.uid
         files = {
@@ -151,7 +186,6 @@ class BubblewrapBackend(SandboxBackend):
         }
         etc = os.path.join(request.conn_dir, "etc")
         os.makedirs(etc, mode=0o755, exist_ok=True)
-        args = []
         for name, text in files.items():
             path = os.path.join(etc, name)
             tmp = path + ".new"
@@ -159,57 +193,39 @@ class BubblewrapBackend(SandboxBackend):
                 f.write(text)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
-            args += ["--ro-bind", path, os.path.join("/etc", name)]
-        return args
+            mounts.bind("--ro-bind", path, os.path.join("/etc", name))
 
     def command(self, request: SandboxRequest) -> Launch:
         limits = request.limits
         bwrap = _tool("bwrap") or "bwrap"
-        args = [
-            bwrap,
-            "--die-with-parent",
-            "--unshare-net",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--new-session",
-            "--hostname",
-            "sandbox",
-            "--clearenv",
-        ]
-        args += self._system_binds()
-        args += self._etc_files(request)
-        # bwrap makes missing parent folders 0700 root; a traversable 0755 folder is made first instead.
-        made: set[str] = set()
-
-        def bind(flag: str, path: str) -> None:
-            parents = []
-            parent = os.path.dirname(path)
-            while parent not in ("/", "") and parent not in made:
-                parents.append(parent)
-                parent = os.path.dirname(parent)
-            for folder in reversed(parents):
-                args.extend(["--perms", "0755", "--dir", folder])
-                made.add(folder)
-            args.extend([flag, path, path])
-            made.add(path)
-
+        mounts = _Mounts(
+            [
+                bwrap,
+                "--die-with-parent",
+                "--unshare-net",
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--new-session",
+                "--hostname",
+                "sandbox",
+                "--clearenv",
+            ]
+        )
+        self._system_binds(mounts)
+        self._etc_files(request, mounts)
         for path in [*python_paths(), *request.ro_paths]:
             if os.path.exists(path) and not _under(path, "/usr"):
-                bind("--ro-bind", path)
-        args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--perms", "1777"]
-        if limits.tmp_mb:
-            args += ["--size", str(limits.tmp_mb * MIB)]
-        args += ["--tmpfs", "/tmp"]  # noqa: S108 (the sandbox's own private tmpfs)
-        # Folders made before the tmpfs went under it: make them again on top of it where needed.
-        made = {m for m in made if not _under(m, "/tmp")}  # noqa: S108
-        bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
+                mounts.bind("--ro-bind", path)
+        mounts.args += ["--proc", "/proc", "--dev", "/dev"]
+        mounts.tmpfs("/tmp", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
+        mounts.bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
         for path in request.masked:
-            args += ["--tmpfs", path]
-        bind("--ro-bind", request.conn_dir)
-        bind("--bind", request.socket_dir)
+            mounts.tmpfs(path)
+        mounts.bind("--ro-bind", request.conn_dir)
+        mounts.bind("--bind", request.socket_dir)
+        args = mounts.args
         args += ["--chdir", request.work_dir]
         # /tmp below is the sandbox's private tmpfs, not the host's.
         env = {

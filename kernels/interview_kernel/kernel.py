@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import os
+import shutil
 import signal
 import sys
 from types import FrameType
@@ -77,6 +78,9 @@ class InterviewKernel(Kernel):
             raise SystemExit(
                 f"interview_kernel: unknown language {self.language!r}; known: {', '.join(LANGUAGES)}"
             )
+        # Before any child starts: IPKernelApp set SIGINT to "ignore", which children would inherit, and a
+        # shell that starts with SIGINT ignored cannot trap it.
+        signal.signal(signal.SIGINT, self._on_sigint)
         self.spec = LANGUAGES[self.language]
         self.availability = check(self.spec)
         self.adapter = load_adapter(self.spec)
@@ -92,7 +96,6 @@ class InterviewKernel(Kernel):
             self.language_info = self.spec.language_info(self.adapter.version)
             self.banner = self.adapter.banner()
             self.adapter.start()
-        signal.signal(signal.SIGINT, self._on_sigint)
         # A kernel that exits without a shutdown_request (SIGTERM, end of input) still removes its scratch
         # folder and its language's processes; only SIGKILL leaves them (the sandbox's /tmp goes with it).
         atexit.register(self.adapter.shutdown)
@@ -172,4 +175,9 @@ class InterviewKernel(Kernel):
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         self.adapter.shutdown()
+        # The IPython folder __main__ made for a read-only HOME: removed here too, since ipykernel's own
+        # shutdown can stall after this reply and the kernel then gets killed before its atexit handlers run.
+        ipython_dir = os.environ.get("IPYTHONDIR", "")
+        if os.path.basename(ipython_dir).startswith("interview-ipython-"):
+            shutil.rmtree(ipython_dir, ignore_errors=True)
         return {"status": "ok", "restart": restart}

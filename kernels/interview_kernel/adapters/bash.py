@@ -38,8 +38,9 @@ class BashAdapter(ReplAdapter):
         cell = self.scratch / f"cell-{count}.sh"
         cell.write_text(code if code.endswith("\n") else code + "\n")
         return (
-            f"builtin source {shlex.quote(str(cell))} < {shlex.quote(fifo)}; __interview_done $?\n".encode()
-        )
+            f"__interview_interrupted=; builtin source {shlex.quote(str(cell))} < {shlex.quote(fifo)}; "
+            "__interview_done $?\n"
+        ).encode()
 
     def complete_command(self, code: str, cursor: int) -> bytes:
         word = re.search(r"[\w./-]*$", code[:cursor])

@@ -14,8 +14,9 @@ __interview_done() {
 __interview_complete() {
   printf 'completions %s\n' "$(compgen -A function -A variable -A command -A file -- "$1" 2>/dev/null | sort -u | head -200 | tr '\n' '\037')" >&"$__interview_ev"
 }
-trap '__interview_err "$?" "$LINENO" "${BASH_SOURCE[*]}" "${BASH_LINENO[*]}" "${FUNCNAME[*]}"' ERR
-# An interrupt ends the cell's current function or the cell file itself; the kernel repeats it until the
-# cell is over.
-trap 'return 130 2>/dev/null' INT
+# After an interrupt, every level the 130 reaches returns too, so the whole cell ends; the kernel also
+# repeats the interrupt until the cell is over (a function called as an `if` condition does not fail).
+trap '__interview_err "$?" "$LINENO" "${BASH_SOURCE[*]}" "${BASH_LINENO[*]}" "${FUNCNAME[*]}"
+[[ -z $__interview_interrupted ]] || return 130 2>/dev/null' ERR
+trap '__interview_interrupted=1; return 130 2>/dev/null' INT
 printf 'ready\n' >&"$__interview_ev"

@@ -25,8 +25,17 @@ def main(argv: list[str] | None = None) -> None:
         else:
             rest.append(arg)
         i += 1
+    if rest[:1] == ["--build-pch"] and len(rest) == 2:
+        from pathlib import Path
+
+        from .adapters.compiled import build_pch
+
+        raise SystemExit(0 if build_pch(Path(rest[1]), dict(os.environ)) else 1)
     if language is None:
-        raise SystemExit("usage: python -m interview_kernel --language NAME -f CONNECTION_FILE")
+        raise SystemExit(
+            "usage: python -m interview_kernel --language NAME -f CONNECTION_FILE\n"
+            "       python -m interview_kernel --build-pch FOLDER"
+        )
     home = os.environ.get("HOME", "")
     if not (home and os.access(home, os.W_OK)):
         # The sandbox may give a read-only HOME: IPython's profile dir must go elsewhere.

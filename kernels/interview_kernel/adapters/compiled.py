@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,6 +20,8 @@ from ..stdin import StdinFeed
 from .base import INTERRUPTED, Adapter, kill_group, rewrite_paths, run_tool, spawn
 
 _DRIVERS = Path(__file__).resolve().parent.parent / "drivers"
+# The precompiled header takes about 140 MB; it is built only where /tmp has this much room.
+_PCH_MIN_FREE = 1 << 30
 
 
 class CompiledAdapter(Adapter):
@@ -224,8 +227,8 @@ class CAdapter(_GccFamily):
 
 
 class CppAdapter(_GccFamily):
-    """C++ with a precompiled <bits/stdc++.h> (built in the background at start, about 130 MB in the
-    kernel's /tmp; INTERVIEW_KERNEL_CXX_PCH=0 turns it off), which takes a competitive-programming style
+    """C++ with a precompiled <bits/stdc++.h> (built in the background at start, about 140 MB in the
+    kernel's /tmp, only where /tmp has 1 GB free; INTERVIEW_KERNEL_CXX_PCH=0 turns it off), which takes a competitive-programming style
     cell from about 2 s of compiling to about 0.5 s. INTERVIEW_KERNEL_PCH_DIR names a prebuilt one to share
     (a folder with bits/stdc++.h holding `#include_next <bits/stdc++.h>`, and its .gch built with
     `g++ -std=gnu++20 -O0 -g -x c++-header`)."""
@@ -246,18 +249,9 @@ class CppAdapter(_GccFamily):
     def warm_up_later(self) -> None:
         if self.env.get("INTERVIEW_KERNEL_CXX_PCH") == "0" or self._pch_dir() is not None:
             return
-        bits = self.scratch / "pch" / "bits"
-        bits.mkdir(parents=True)
-        (bits / "stdc++.h").write_text("#include_next <bits/stdc++.h>\n")
-        partial = bits / "stdc++.h.gch.partial"
-        status, _ = run_tool(
-            [self.compiler, self.std, "-O0", "-g", "-w", "-x", "c++-header", "stdc++.h", "-o", partial.name],
-            self.env,
-            bits,
-            threading.Event(),
-        )
-        if status == 0:
-            partial.rename(bits / "stdc++.h.gch")  # atomic: a compile never sees half a header
+        if shutil.disk_usage(self.scratch).free < _PCH_MIN_FREE:
+            return  # a small /tmp (a sandbox's tmpfs) is better left to the candidate's programs
+        build_pch(self.scratch / "pch", self.env)
 
     def compile_argv(self, source: Path, exe: Path) -> list[str]:
         argv = super().compile_argv(source, exe)
@@ -364,3 +358,28 @@ class RustAdapter(CompiledAdapter):
                 frames.append(f"  at {func} ({at.group(1).removeprefix('./')})")
         head = [f"panic: {message}", f"  panicked at {where}"]
         return CellError("panic", message, head + frames)
+
+
+def build_pch(folder: Path, env: dict[str, str]) -> bool:
+    """Builds folder/bits/stdc++.h.gch with the C++ adapter's flags (also `python -m interview_kernel
+    --build-pch FOLDER`, for a copy that kernels share read-only through INTERVIEW_KERNEL_PCH_DIR)."""
+    bits = folder / "bits"
+    bits.mkdir(parents=True, exist_ok=True)
+    (bits / "stdc++.h").write_text("#include_next <bits/stdc++.h>\n")
+    partial = bits / "stdc++.h.gch.partial"
+    argv = [
+        CppAdapter.compiler,
+        CppAdapter.std,
+        "-O0",
+        "-g",
+        "-w",
+        "-x",
+        "c++-header",
+        "stdc++.h",
+        "-o",
+        partial.name,
+    ]
+    status, _ = run_tool(argv, env, bits, threading.Event())
+    if status == 0:
+        partial.rename(bits / "stdc++.h.gch")  # atomic: a compile never sees half a header
+    return status == 0

@@ -254,5 +254,8 @@ async def test_collaboration_store_lives_in_the_data_dir_not_the_served_root(
         await asyncio.sleep(0.1)
     ws.close()
     assert os.path.exists(expected)
-    leaked = [str(p) for p in jp_root_dir.rglob("*ystore*")]
+    leaked = [str(p) for p in jp_root_dir.rglob("*ystore*")] + [
+        str(p) for p in jp_root_dir.rglob("collaboration_sessions*")
+    ]
     assert leaked == []
+    assert os.path.exists(os.path.join(os.path.dirname(app.db_path), "collaboration_sessions.json"))

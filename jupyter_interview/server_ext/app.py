@@ -226,6 +226,12 @@ class InterviewApp(ExtensionApp):
         ystore = serverapp.config.SQLiteYStore
         if "db_path" not in ystore:
             ystore.db_path = os.path.join(os.path.dirname(self.db_path), "ystore.db")
+        # Its session file (document ids and session ids) defaults to <root>/.jupyter/ too.
+        ydoc = serverapp.config.YDocExtension
+        if "session_store_path" not in ydoc:
+            ydoc.session_store_path = os.path.join(
+                os.path.dirname(self.db_path), "collaboration_sessions.json"
+            )
 
     def _invite_keys(self) -> InviteKeys:
         if self.invite_public_keys or self.invite_jwks_path:
@@ -329,10 +335,13 @@ class InterviewApp(ExtensionApp):
         name, isolated, problems = preflight(km)
         if not isolated:
             self.log.warning(
-                "jupyter_interview: SandboxProvisioner.backend is %r: room kernels run WITHOUT a sandbox.", name
+                "jupyter_interview: SandboxProvisioner.backend is %r: room kernels run WITHOUT a sandbox.",
+                name,
             )
         for problem in problems:
-            self.log.error("jupyter_interview: kernel sandbox %r: %s; room kernels will not start.", name, problem)
+            self.log.error(
+                "jupyter_interview: kernel sandbox %r: %s; room kernels will not start.", name, problem
+            )
 
     def _install_page_config_hook(self) -> None:
         previous = self.settings.get("page_config_hook")

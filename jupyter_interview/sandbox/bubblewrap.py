@@ -219,6 +219,9 @@ class BubblewrapBackend(SandboxBackend):
             if os.path.exists(path) and not _under(path, "/usr"):
                 mounts.bind("--ro-bind", path)
         mounts.args += ["--proc", "/proc", "--dev", "/dev"]
+        mounts.made.update({"/proc", "/dev"})
+        # POSIX semaphores and shared memory (Python's multiprocessing) need a writable /dev/shm.
+        mounts.tmpfs("/dev/shm", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
         mounts.tmpfs("/tmp", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
         mounts.bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
         for path in request.masked:

@@ -129,12 +129,23 @@ class ParticipantWorkspacesHandler(WorkspacesHandler):
 def scoped_handlers(
     base_url: str, workspaces_api_url: str, workspaces_manager: Any
 ) -> list[tuple[str, Any, Any]]:
-    from jupyter_server.services.contents.handlers import path_regex  # type: ignore[attr-defined]
+    from jupyter_server.services.contents.handlers import (  # type: ignore[attr-defined]
+        CheckpointsHandler,
+        ModifyCheckpointsHandler,
+        _checkpoint_id_regex,
+        path_regex,
+    )
 
+    contents = url_path_join(base_url, r"/api/contents" + path_regex)
     handlers: list[tuple[str, Any, Any]] = [
         (url_path_join(base_url, r"/api/kernels/?"), RoomKernelsHandler, {}),
         (url_path_join(base_url, r"/api/sessions/?"), RoomSessionsHandler, {}),
-        (url_path_join(base_url, r"/api/contents" + path_regex), RoomContentsHandler, {}),
+        # Jupyter's checkpoint routes lie under the contents route: listed first, or the contents
+        # route below would take them. (Its /trust route stays shadowed on purpose: a participant
+        # must not sign a notebook whose outputs then run as trusted in other people's browsers.)
+        (contents + "/checkpoints", CheckpointsHandler, {}),
+        (contents + "/checkpoints/" + _checkpoint_id_regex, ModifyCheckpointsHandler, {}),
+        (contents, RoomContentsHandler, {}),
     ]
     if workspaces_manager is not None:
         config = {"name": "lab", "manager": workspaces_manager}

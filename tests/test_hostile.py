@@ -1,0 +1,712 @@
+"""The hostile-code battery: room A's kernel tries to get out of its bubblewrap sandbox.
+
+One real server (a child process) for the module, with tight limits. Room A is the attacker; room
+B is a bystander with its own kernel. Every case runs in a freshly restarted kernel of room A and
+ends with `contained()`: the server still answers the owner, and room B's kernel still executes.
+Every hostile loop has a ceiling, so a broken sandbox fails a test, not the machine. Network
+checks look at interfaces and routes or connect to this machine's own addresses: nothing is ever
+sent off the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_sandbox import SPEC, KernelSocket, Reply, ws_request
+from tornado.httpclient import HTTPClientError
+from tornado.websocket import websocket_connect
+
+from jupyter_interview.pytest_plugin import Client, ServerProcess, free_port
+
+LIMITS = {
+    "memory_limit_mb": 256,
+    "nproc_limit": 64,
+    "cpu_time_limit_s": 3,
+    "file_size_limit_mb": 8,
+    "tmp_size_mb": 32,
+    "open_files_limit": 256,
+}
+MIB = 1 << 20
+EMPTY_NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@dataclass
+class World:
+    server: ServerProcess
+    victim: Path  # a host folder that links planted in the sandbox point at
+    ids: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    workdir = tmp_path_factory.mktemp("hostile")
+    server = ServerProcess(workdir, free_port())
+    server.start(extra={"SandboxProvisioner": dict(LIMITS)})
+    victim = workdir / "victim"
+    victim.mkdir()
+    (server.root / "owner-only.txt").write_text("the owner's")
+    try:
+        yield World(server, victim)
+    finally:
+        server.stop()
+
+
+class Harness:
+    """This test's clients (a loop's own HTTP client) over the module's rooms and kernels."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        s = world.server
+        self.owner = Client(s.port, s.base_url, token=s.token)
+        self.cand_a = Client(s.port, s.base_url)
+        self.cand_b = Client(s.port, s.base_url)
+        self.a: KernelSocket | None = None
+
+    @property
+    def ids(self) -> dict[str, Any]:
+        return self.world.ids
+
+    @property
+    def room_a_dir(self) -> Path:
+        return self.world.server.root / "interviews" / self.ids["room_a"]
+
+    async def _room(self, cand: Client) -> str:
+        code, room = await self.owner.json(
+            "POST", "interview/api/rooms", {"title": "Hostile", "language": "python", "duration_minutes": 45, "waiting_room": False}
+        )
+        assert code == 201, room
+        assert (await cand.join(room["invites"]["candidate"])).code == 302
+        assert (await self.owner.json("POST", f"interview/api/rooms/{room['id']}/start"))[0] == 200
+        return str(room["id"])
+
+    async def _kernel(self, cand: Client, room: str) -> str:
+        code, k = await cand.json("POST", "api/kernels", {"name": SPEC, "path": f"interviews/{room}"})
+        assert code == 201, k
+        return str(k["id"])
+
+    async def setup(self) -> Harness:
+        ids = self.ids
+        if not ids:
+            ids["room_a"] = await self._room(self.cand_a)
+            ids["room_b"] = await self._room(self.cand_b)
+            ids["cookies_a"], ids["cookies_b"] = dict(self.cand_a.cookies), dict(self.cand_b.cookies)
+            ids["kernel_b"] = await self._kernel(self.cand_b, ids["room_b"])
+        self.cand_a.cookies = dict(ids["cookies_a"])
+        self.cand_b.cookies = dict(ids["cookies_b"])
+        kid = ids.get("kernel_a")
+        restarted = False
+        if kid is not None:
+            code, _ = await self.owner.json("POST", f"api/kernels/{kid}/restart")
+            restarted = code == 200
+        if not restarted:
+            ids["kernel_a"] = await self._kernel(self.cand_a, ids["room_a"])
+        self.a = await KernelSocket.open(self.cand_a, ids["kernel_a"])
+        if "uid_a" not in ids:
+            ids["uid_a"] = int((await self.run("import os; print(os.getuid())")).out)
+        return self
+
+    async def run(self, code: str, timeout: float = 30) -> Reply:
+        assert self.a is not None
+        return await self.a.run(code, timeout)
+
+    async def json(self, code: str, timeout: float = 30) -> Any:
+        r = await self.run(code, timeout)
+        assert r.status == "ok" and r.stdout, r
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    async def contained(self) -> None:
+        """The server answers and the other room's kernel works, whatever room A just did."""
+        if self.a is not None:
+            self.a.close()
+        started = time.monotonic()
+        code, status = await self.owner.json("GET", "api/status")
+        assert code == 200, status
+        assert time.monotonic() - started < 5
+        b = await KernelSocket.open(self.cand_b, self.ids["kernel_b"])
+        try:
+            assert (await b.run("print(6 * 7)", timeout=30)).out == "42"
+        finally:
+            b.close()
+
+
+async def harness(world: World) -> Harness:
+    return await Harness(world).setup()
+
+
+def attempts(*lines: str) -> str:
+    """Kernel code: run each expression, report 'ok' or the error's class and errno, as JSON."""
+    body = "\n".join(
+        f"try:\n    {line}\n    out.append('ok')\nexcept Exception as e:\n    out.append(f'{{type(e).__name__}}:{{getattr(e, \"errno\", None)}}')"
+        for line in lines
+    )
+    return f"import json, os, socket\nout = []\n{body}\nprint(json.dumps(out))"
+
+
+# ---- network ----
+
+
+async def test_tcp_to_the_servers_own_port_is_refused(world: World) -> None:
+    h = await harness(world)
+    port = world.server.port
+    got = await h.json(
+        attempts(
+            f"socket.create_connection(('127.0.0.1', {port}), timeout=2).close()",
+            f"socket.create_connection(('localhost', {port}), timeout=2).close()",
+            f"socket.create_connection(('::1', {port}), timeout=2).close()",
+        )
+    )
+    assert all(r.startswith(("ConnectionRefusedError", "OSError")) for r in got), got
+    await h.contained()
+
+
+async def test_tcp_to_another_loopback_port_is_refused(world: World) -> None:
+    accepted = []
+
+    async def on_connect(reader: Any, writer: Any) -> None:
+        accepted.append(1)
+        writer.close()
+
+    listener = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        h = await harness(world)
+        got = await h.json(attempts(f"socket.create_connection(('127.0.0.1', {port}), timeout=2).close()"))
+        assert got == ["ConnectionRefusedError:111"], got
+    finally:
+        listener.close()
+    assert accepted == []
+    await h.contained()
+
+
+def host_addresses() -> list[str]:
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    return [
+        a["local"]
+        for link in json.loads(out)
+        for a in link.get("addr_info", [])
+        if a.get("scope") == "global" and a.get("family") == "inet"
+    ]
+
+
+async def test_this_machines_other_addresses_are_unreachable(world: World) -> None:
+    # The host's own addresses: with no route in the sandbox nothing leaves it, and nothing leaves the host.
+    addresses = host_addresses()
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    h = await harness(world)
+    got = await h.json(
+        attempts(
+            *(f"socket.create_connection(({a!r}, {world.server.port}), timeout=2).close()" for a in addresses)
+        )
+    )
+    assert all(r == "OSError:101" for r in got), got  # ENETUNREACH
+    await h.contained()
+
+
+async def test_only_loopback_and_no_routes(world: World) -> None:
+    h = await harness(world)
+    net = await h.json(
+        "import json, os, subprocess\n"
+        "dev = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]\n"
+        "r = lambda *a: subprocess.run(['ip', *a], capture_output=True, text=True).stdout.strip()\n"
+        "print(json.dumps({'dev': dev, 'route': r('route'), 'route6': r('-6', 'route'), 'rules_default':"
+        " r('route', 'show', 'default'), 'sys': os.path.exists('/sys/class/net'),"
+        " 'resolv': open('/etc/resolv.conf').read()}))"
+    )
+    assert net == {"dev": ["lo"], "route": "", "route6": "", "rules_default": "", "sys": False, "resolv": ""}
+    await h.contained()
+
+
+# ---- the server's secrets and other rooms ----
+
+
+async def test_server_data_and_runtime_files_are_invisible(world: World) -> None:
+    s = world.server
+    secrets = [
+        s.data / "invite_secret",
+        s.data / "rooms.sqlite",
+        s.data / "ystore.db",
+        s.workdir / "server_config.json",  # holds the owner's token
+        s.workdir / "jdata",
+        s.workdir / "runtime",
+        s.workdir / "server.log",
+    ]
+    assert (s.data / "invite_secret").exists() and (s.data / "rooms.sqlite").exists()
+    h = await harness(world)
+    got = await h.json(attempts(*(f"open({str(p)!r}).read()" for p in secrets), f"os.listdir({str(s.data)!r})"))
+    assert all(r.startswith("FileNotFoundError") for r in got), got
+    await h.contained()
+
+
+async def test_proc_1_and_the_server_process_are_out_of_reach(world: World) -> None:
+    s = world.server
+    h = await harness(world)
+    seen = await h.json(
+        "import json, os\n"
+        "def try_(f):\n"
+        "    try:\n        return f()\n    except Exception as e:\n        return type(e).__name__\n"
+        "env = {}\n"
+        "for p in os.listdir('/proc'):\n"
+        "    if p.isdigit():\n"
+        "        env[p] = try_(lambda: open(f'/proc/{p}/environ', 'rb').read().decode(errors='replace'))\n"
+        f"print(json.dumps({{'environ1': try_(lambda: open('/proc/1/environ').read()),"
+        f" 'cmd1': try_(lambda: open('/proc/1/cmdline').read()),"
+        f" 'server': try_(lambda: os.readlink('/proc/{s.proc.pid}/cwd')),"
+        f" 'server_env': try_(lambda: open('/proc/{s.proc.pid}/environ').read()),"
+        " 'env': env, 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))"
+    )
+    assert seen["environ1"] == "PermissionError"
+    assert seen["cmd1"].split("\x00")[0].endswith("bwrap")
+    assert seen["server"] in ("FileNotFoundError", "PermissionError"), seen["server"]
+    assert seen["server_env"] in ("FileNotFoundError", "PermissionError")
+    assert all(s.token not in str(v) for v in seen["env"].values())
+    # Of the server's paths only the room's own folder shows (as PWD): not its data dir, config or home.
+    assert all(str(s.workdir / d) not in str(v) for v in seen["env"].values() for d in ("data", "home", "jdata"))
+    assert max(seen["pids"]) < 1000  # its own pid namespace: a handful of processes
+    await h.contained()
+
+
+async def test_another_rooms_folder_and_the_served_root_are_invisible(world: World) -> None:
+    h = await harness(world)
+    root = world.server.root
+    b = root / "interviews" / h.ids["room_b"]
+    assert b.is_dir()
+    got = await h.json(
+        "import json, os\n"
+        f"print(json.dumps([os.listdir({str(root)!r}), os.listdir({str(root / 'interviews')!r}),"
+        f" os.path.exists({str(b)!r}), os.path.exists({str(root / 'owner-only.txt')!r})]))"
+    )
+    assert got == [["interviews"], [h.ids["room_a"]], False, False], got
+    await h.contained()
+
+
+async def test_the_hosts_home_folders_are_invisible(world: World) -> None:
+    home = world.server.workdir / "home"
+    (home / "notes.txt").write_text("private")
+    h = await harness(world)
+    got = await h.json(
+        "import json, os\n"
+        "def ls(p):\n"
+        "    try:\n        return sorted(os.listdir(p))\n    except Exception as e:\n        return type(e).__name__\n"
+        f"print(json.dumps([ls('/root'), ls('/home'), ls({str(home)!r}), ls('/root/.ssh'), ls('/var'), ls('/opt')]))"
+    )
+    root_listing, home_listing, server_home, ssh, var, opt = got
+    # Only the folders on the way to the Python installation exist under /root, empty but for it.
+    assert root_listing in (["FileNotFoundError"], "FileNotFoundError", [".pyenv"], []), root_listing
+    assert home_listing == server_home == ssh == var == opt == "FileNotFoundError", got
+    await h.contained()
+
+
+async def test_other_kernels_state_folders_are_invisible(world: World) -> None:
+    h = await harness(world)
+    on_host = sorted(os.listdir("/run/jupyter-interview"))
+    got = await h.json("import json, os; print(json.dumps(sorted(os.listdir('/run/jupyter-interview'))))")
+    assert len(got) == 1 and len(on_host) >= 2 and set(got) < set(on_host), (got, on_host)
+    await h.contained()
+
+
+# ---- writes ----
+
+
+async def test_writes_outside_the_room_folder_fail(world: World) -> None:
+    h = await harness(world)
+    root = world.server.root
+    targets = [
+        "/usr/evil",
+        "/etc/evil",
+        "/evil",
+        "/work/main/.venv/evil",
+        str(root / "evil"),
+        str(root / "interviews" / "evil"),
+        "/dev/evil",
+        "/proc/sys/kernel/hostname",
+    ]
+    got = await h.json(attempts(*(f"open({t!r}, 'w').write('x')" for t in targets), "open('inside.txt', 'w').write('x')"))
+    assert all(r.startswith(("PermissionError", "OSError", "FileNotFoundError")) for r in got[:-1]), got
+    assert got[-1] == "ok"
+    assert not (root / "evil").exists() and not (root / "interviews" / "evil").exists()
+    assert not Path("/work/main/.venv/evil").exists()
+    assert (h.room_a_dir / "inside.txt").read_text() == "x"
+    await h.contained()
+
+
+async def test_tmp_is_private_and_bounded(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        "import json, os, errno\n"
+        "open('/tmp/hostile-marker', 'w').write('x')\n"
+        "chunk, err, size = b'x' * (1 << 20), None, 0\n"
+        "for n in range(32):\n"  # ceiling: 32 files of 4 MiB (each under the file size limit)
+        "    try:\n"
+        "        with open(f'/tmp/fill{n}', 'wb') as f:\n"
+        "            for i in range(4):\n                f.write(chunk); f.flush(); size += len(chunk)\n"
+        "    except OSError as e:\n        err = e.errno; break\n"
+        "for n in range(32):\n    os.path.exists(f'/tmp/fill{n}') and os.unlink(f'/tmp/fill{n}')\n"
+        "print(json.dumps([err, size]))"
+    )
+    err, size = got
+    assert err == 28 and size <= LIMITS["tmp_size_mb"] * MIB, got  # ENOSPC at the tmpfs size
+    assert not os.path.exists("/tmp/hostile-marker")
+    await h.contained()
+
+
+async def test_disk_fill_stops_at_the_file_size_limit(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        "import json, os\n"
+        "chunk, err = b'x' * (1 << 20), None\n"
+        "with open('big.bin', 'wb') as f:\n"
+        "    for i in range(64):\n"  # ceiling: 64 MiB
+        "        try:\n            f.write(chunk); f.flush()\n"
+        "        except OSError as e:\n            err = e.errno; break\n"
+        "print(json.dumps([err, os.path.getsize('big.bin')]))"
+    )
+    assert got[0] == 27, got  # EFBIG
+    big = h.room_a_dir / "big.bin"
+    assert big.stat().st_size <= LIMITS["file_size_limit_mb"] * MIB
+    big.unlink()
+    await h.contained()
+
+
+# ---- files the server writes, and links ----
+
+
+CONNECTION = (
+    "import json\n"
+    "from ipykernel.kernelapp import IPKernelApp\n"
+    "cf = IPKernelApp.instance().abs_connection_file\n"
+    "info = json.load(open(cf))\n"
+)
+
+
+async def test_connection_file_and_sockets_cannot_be_swapped_for_links(world: World) -> None:
+    # The Judge0 CVE-2024-28185 pattern: plant a link where the server writes or connects.
+    h = await harness(world)
+    got = await h.json(
+        CONNECTION
+        + "import os\n"
+        "d, sock = os.path.dirname(cf), info['ip'] + '-' + str(info['shell_port'])\n"
+        "out = []\n"
+        "for f in (lambda: open(cf, 'w'), lambda: os.unlink(cf), lambda: os.symlink('/etc/passwd', d + '/evil'),\n"
+        "          lambda: os.rename(cf, cf + '.old'), lambda: os.chmod(cf, 0o666), lambda: os.unlink(sock),\n"
+        "          lambda: os.symlink('/run/docker.sock', info['ip'] + '-99'), lambda: os.rename(sock, sock + 'x')):\n"
+        "    try:\n        f(); out.append('ok')\n"
+        "    except OSError as e:\n        out.append(e.errno)\n"
+        "print(json.dumps(out))"
+    )
+    assert "ok" not in got, got  # EROFS for the connection folder, EACCES for the socket folder
+    # The kernel still restarts cleanly: what the server wrote and connects to is untouched.
+    code, _ = await h.owner.json("POST", f"api/kernels/{h.ids['kernel_a']}/restart")
+    assert code == 200
+    h.a = await KernelSocket.open(h.cand_a, h.ids["kernel_a"])
+    assert (await h.run("print(1)")).out == "1"
+    await h.contained()
+
+
+async def test_notebook_replaced_by_a_link_is_not_written_through(world: World) -> None:
+    h = await harness(world)
+    target = world.victim / "written-through.ipynb"
+    await h.run(
+        "import os\n"
+        "os.rename('interview.ipynb', 'interview.orig')\n"
+        f"os.symlink({str(target)!r}, 'interview.ipynb')"
+    )
+    rid = h.ids["room_a"]
+    for who in (h.owner, h.cand_a):
+        code, body = await who.json(
+            "PUT",
+            f"api/contents/interviews/{rid}/interview.ipynb",
+            {"type": "notebook", "format": "json", "content": EMPTY_NOTEBOOK},
+        )
+        assert code == 403, body
+    assert not target.exists()
+    await h.run("import os; os.unlink('interview.ipynb'); os.rename('interview.orig', 'interview.ipynb')")
+    await h.contained()
+
+
+async def test_checkpoint_folder_replaced_by_a_link_is_not_written_through(world: World) -> None:
+    h = await harness(world)
+    rid = h.ids["room_a"]
+    await h.run(
+        "import os, time\n"
+        "if os.path.isdir('.ipynb_checkpoints') and not os.path.islink('.ipynb_checkpoints'):\n"
+        "    os.rename('.ipynb_checkpoints', f'.old-checkpoints-{time.time()}')\n"
+        f"os.symlink({str(world.victim)!r}, '.ipynb_checkpoints')"
+    )
+    for who in (h.owner, h.cand_a):
+        code, body = await who.json("POST", f"api/contents/interviews/{rid}/interview.ipynb/checkpoints")
+        assert code in (403, 500), body
+    assert list(world.victim.iterdir()) == []
+    await h.run("import os; os.unlink('.ipynb_checkpoints')")
+    await h.contained()
+
+
+async def test_links_planted_in_the_room_are_refused_by_contents_and_files(world: World) -> None:
+    h = await harness(world)
+    s = world.server
+    secret = (s.data / "invite_secret").read_bytes()
+    rid = h.ids["room_a"]
+    await h.run(
+        "import os\n"
+        f"os.symlink({str(s.data / 'invite_secret')!r}, 'leak')\n"
+        f"os.symlink({str(s.root)!r}, 'up')\n"
+        "open('mine.txt', 'w').write('x'); os.link('mine.txt', 'mine-too.txt')"
+    )
+    for path in ("leak", "up", "mine.txt", "mine-too.txt"):
+        code, body = await h.cand_a.json("GET", f"api/contents/interviews/{rid}/{path}")
+        assert code == 403, (path, code, body)
+        assert (await h.cand_a.request("GET", f"files/interviews/{rid}/{path}")).code == 403, path
+    code, body = await h.cand_a.json(
+        "PUT", f"api/contents/interviews/{rid}/leak", {"type": "file", "format": "text", "content": "pwned"}
+    )
+    assert code == 403, body
+    assert (s.data / "invite_secret").read_bytes() == secret
+    code, listing = await h.cand_a.json("GET", f"api/contents/interviews/{rid}")
+    names = {c["name"] for c in listing["content"]}
+    assert not names & {"leak", "up", "mine.txt", "mine-too.txt"}, names
+    got = await h.json(attempts("os.link('interview.ipynb', 'nb-link')"))
+    assert got[0].startswith("PermissionError"), got  # a root-written file cannot be hard-linked (protected_hardlinks)
+    await h.run("import os\nfor p in ('leak', 'up', 'mine.txt', 'mine-too.txt'): os.unlink(p)")
+    await h.contained()
+
+
+# ---- kernels it may not start or reach ----
+
+
+async def test_candidate_cannot_start_the_native_python3_kernel(world: World) -> None:
+    h = await harness(world)
+    rid = h.ids["room_a"]
+    code, body = await h.cand_a.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{rid}"})
+    assert code == 403, body
+    code, body = await h.cand_a.json(
+        "POST",
+        "api/sessions",
+        {"path": f"interviews/{rid}/x.ipynb", "type": "notebook", "name": "", "kernel": {"name": "python3"}},
+    )
+    assert code == 403, body
+    code, specs = await h.cand_a.json("GET", "api/kernelspecs")
+    assert "python3" not in specs["kernelspecs"]
+    await h.contained()
+
+
+async def test_candidate_cannot_reach_another_rooms_kernel(world: World) -> None:
+    h = await harness(world)
+    kb, rid = h.ids["kernel_b"], h.ids["room_a"]
+    try:
+        await websocket_connect(ws_request(h.cand_a, f"api/kernels/{kb}/channels"))
+        raise AssertionError("opened room B's kernel")
+    except HTTPClientError as e:
+        assert e.code == 403
+    for method, path, body in (
+        ("GET", f"api/kernels/{kb}", None),
+        ("POST", f"api/kernels/{kb}/interrupt", None),
+        ("POST", f"api/kernels/{kb}/restart", None),
+        ("DELETE", f"api/kernels/{kb}", None),
+        ("POST", "api/kernels", {"name": SPEC, "path": f"interviews/{rid}", "kernel_id": kb}),
+        (
+            "POST",
+            "api/sessions",
+            {"path": f"interviews/{rid}/steal.ipynb", "type": "notebook", "name": "", "kernel": {"id": kb}},
+        ),
+    ):
+        code, reply = await h.cand_a.json(method, path, body)
+        assert code == 403, (method, path, code, reply)
+    code, kernels = await h.cand_a.json("GET", "api/kernels")
+    assert kb not in [k["id"] for k in kernels]
+    await h.contained()
+
+
+# ---- interrupt and hangs ----
+
+
+async def test_interrupting_a_busy_kernel_keeps_the_sandbox(world: World) -> None:
+    h = await harness(world)
+    assert h.a is not None
+    await h.run("x = 5")
+    msg = await h.a.send_execute("import time\nwhile True: time.sleep(0.1)")
+    await asyncio.sleep(0.5)
+    assert (await h.cand_a.json("POST", f"api/kernels/{h.ids['kernel_a']}/interrupt"))[0] == 204
+    r = await h.a.wait(msg, timeout=10)
+    assert r.ename == "KeyboardInterrupt", r
+    assert (await h.run("print(x)")).out == "5"
+    await h.contained()
+
+
+async def test_sleeping_forever_after_printing_stays_interruptible(world: World) -> None:
+    h = await harness(world)
+    assert h.a is not None
+    msg = await h.a.send_execute("print('ready', flush=True)\nimport time\ntime.sleep(10**6)")
+    await asyncio.sleep(1)
+    assert (await h.cand_a.json("POST", f"api/kernels/{h.ids['kernel_a']}/interrupt"))[0] == 204
+    r = await h.a.wait(msg, timeout=10)
+    assert r.out == "ready" and r.ename == "KeyboardInterrupt", r
+    assert (await h.run("print(1)")).out == "1"
+    await h.contained()
+
+
+# ---- resources ----
+
+
+async def test_fork_bomb_stops_at_the_process_limit(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        "import os, time, json\n"
+        "pids, err = [], None\n"
+        "for i in range(1000):\n"  # ceiling: 1000 processes
+        "    try:\n        pid = os.fork()\n"
+        "    except OSError as e:\n        err = e.errno; break\n"
+        "    if pid == 0:\n        time.sleep(2); os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "for p in pids: os.waitpid(p, 0)\n"
+        "print(json.dumps([len(pids), err]))",
+        timeout=60,
+    )
+    forked, err = got
+    assert err == 11 and forked < LIMITS["nproc_limit"], got  # EAGAIN
+    await h.contained()
+
+
+async def test_memory_bomb_in_a_child_is_killed_at_the_limit(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        "import json, subprocess, sys, time\n"
+        "t = time.monotonic()\n"
+        "r = subprocess.run([sys.executable, '-c', \"a = []\\nfor i in range(64): a.append(b'x' * (32 << 20))\"])\n"
+        "print(json.dumps([r.returncode, time.monotonic() - t]))",
+        timeout=60,
+    )
+    returncode, took = got
+    assert returncode in (-9, 1), got  # OOM-killed by the memory cgroup (MemoryError under RLIMIT_AS)
+    assert took < 30
+    assert (await h.run("print('kernel alive')")).out == "kernel alive"
+    await h.contained()
+
+
+async def test_memory_bomb_in_the_kernel_is_killed_and_reported(world: World) -> None:
+    h = await harness(world)
+    assert h.a is not None
+    log = world.server.workdir / "server.log"
+    before = log.read_text(errors="replace").count("died: killed: out of memory")
+    await h.a.send_execute("a = []\nfor i in range(64): a.append(b'x' * (32 << 20))")
+    deadline = time.monotonic() + 20
+    while log.read_text(errors="replace").count("died: killed: out of memory") == before:
+        assert time.monotonic() < deadline, "the OOM kill was not reported"
+        await asyncio.sleep(0.1)
+    assert f"limit {LIMITS['memory_limit_mb']} MiB" in log.read_text(errors="replace")
+    await h.contained()
+
+
+async def test_cpu_spin_is_killed_by_the_cpu_limit(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        "import json, subprocess, sys, time\n"
+        "t = time.monotonic()\n"
+        "r = subprocess.run([sys.executable, '-c', 'while True: pass'], timeout=60)\n"
+        "print(json.dumps([r.returncode, time.monotonic() - t]))",
+        timeout=90,
+    )
+    returncode, took = got
+    assert returncode == -24 and took < LIMITS["cpu_time_limit_s"] + 10, got  # SIGXCPU
+    await h.contained()
+
+
+async def test_ten_million_lines_of_output_leave_the_server_responsive(world: World) -> None:
+    h = await harness(world)
+    assert h.a is not None
+    msg = await h.a.send_execute("for i in range(10**7): print(i)")
+    latencies = []
+    for _ in range(4):
+        await asyncio.sleep(0.5)
+        t = time.monotonic()
+        assert (await h.owner.json("GET", "api/status"))[0] == 200
+        latencies.append(time.monotonic() - t)
+    await h.cand_a.json("POST", f"api/kernels/{h.ids['kernel_a']}/interrupt")
+    # Interrupted, or killed by its CPU limit: either way the cell ends within a bounded time.
+    try:
+        r = await h.a.wait(msg, timeout=30, max_output=1 << 16)
+        assert r.ename == "KeyboardInterrupt" or r.stdout, r
+    except ConnectionError:
+        pass
+    except TimeoutError:
+        pass  # the kernel died of its CPU limit mid-stream: no reply comes; the restarter takes over
+    assert max(latencies) < 2, latencies
+    await h.contained()
+
+
+# ---- processes ----
+
+
+async def test_killing_its_parent_and_pid_1_fails(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        attempts("os.kill(os.getppid(), 9)", "os.kill(1, 9)", "os.kill(1, 15)", "assert os.getppid() == 1")
+    )
+    assert got[:3] == ["PermissionError:1"] * 3 and got[3] == "ok", got
+    assert (await h.run("print('alive')")).out == "alive"
+    await h.contained()
+
+
+async def test_kill_minus_one_reaches_only_its_own_sandbox(world: World) -> None:
+    h = await harness(world)
+    # A process on the host with room A's very uid: outside the sandbox's pid namespace.
+    uid = str(h.ids["uid_a"])
+    host = subprocess.Popen(["setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "sleep", "60"])  # noqa: ASYNC220
+    try:
+        got = await h.json(
+            "import json, os, subprocess\n"
+            "child = subprocess.Popen(['sleep', '60'])\n"
+            "os.kill(-1, 9)\n"
+            "print(json.dumps(child.wait(timeout=10)))"
+        )
+        assert got == -9
+        assert host.poll() is None, "kill -1 in the sandbox reached a host process"
+    finally:
+        host.kill()
+        host.wait()
+    assert (await h.run("print('alive')")).out == "alive"
+    await h.contained()
+
+
+async def test_ptrace_of_other_processes_is_refused(world: World) -> None:
+    h = await harness(world)
+    pid = world.server.proc.pid
+    got = await h.json(
+        "import ctypes, json, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out = []\n"
+        f"for pid in (1, {pid}):\n"
+        "    r = libc.ptrace(16, pid, 0, 0)\n"  # PTRACE_ATTACH
+        "    out.append([r, ctypes.get_errno()])\n"
+        "try:\n    open('/proc/1/mem', 'rb').read(1); out.append('read')\n"
+        "except OSError as e:\n    out.append(e.errno)\n"
+        "print(json.dumps(out))"
+    )
+    assert got[0] == [-1, 1], got  # EPERM on the sandbox's init
+    assert got[1][0] == -1 and got[1][1] in (1, 3), got  # the server: not even visible (ESRCH)
+    assert got[2] in (1, 13), got
+    await h.contained()
+
+
+async def test_no_way_back_to_root(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(
+        attempts(
+            "os.setuid(0)",
+            "os.setgid(0)",
+            "os.setgroups([0])",
+            "os.seteuid(0)",
+            "os.chown('.', 0, 0)",
+            "os.mknod('dev-null', 0o20666, os.makedev(1, 3))",
+            "open('/proc/sys/vm/drop_caches', 'w').write('1')",
+        )
+    )
+    assert all(r.startswith(("PermissionError", "OSError")) for r in got), got
+    await h.contained()

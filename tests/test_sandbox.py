@@ -425,3 +425,26 @@ async def test_a_kernel_that_dies_is_noticed_with_its_reason_and_restarted(
         finally:
             ks.close()
     assert km.get_kernel(kernel["id"]).provisioner.process.pid != first
+
+
+async def test_a_sandboxed_kernel_outside_rooms_sees_its_folder_read_only_and_no_rooms(
+    owner: Any, make_room: Any, make_client: Any, jp_root_dir: Any
+) -> None:
+    await live_room(owner, make_room, make_client)
+    (jp_root_dir / "owner-notes.txt").write_text("owner")
+    code, kernel = await owner.json("POST", "api/kernels", {"name": SPEC, "path": ""})
+    assert code == 201, kernel
+    ks = await KernelSocket.open(owner, kernel["id"])
+    try:
+        seen = await kernel_json(
+            ks,
+            "import json, os\n"
+            "try:\n    open('x.txt', 'w'); w = 'written'\nexcept OSError as e:\n    w = e.errno\n"
+            "print(json.dumps([os.getcwd(), os.getuid(), w, open('owner-notes.txt').read(),"
+            " os.listdir('interviews')]))",
+        )
+    finally:
+        ks.close()
+    cwd, uid, written, notes, rooms = seen
+    assert cwd == str(jp_root_dir.resolve()) and uid == 200000
+    assert written == 30 and notes == "owner" and rooms == []  # EROFS; the rooms hidden

@@ -172,7 +172,9 @@ class SandboxProvisioner(LocalProvisioner):
         self._noted_pid: int | None = None
         self._log_reader: int | None = None
         self._log_bytes = 0
+        # The last unexpected death of this kernel's process (not a requested shutdown or restart).
         self.last_exit_reason: str | None = None
+        self.last_exit_time: float | None = None
         self.uid: int | None = None
         self.room: str | None = None
 
@@ -462,6 +464,8 @@ class SandboxProvisioner(LocalProvisioner):
         if pid is None or pid == self._noted_pid:
             return
         self._noted_pid = pid
+        if getattr(self.parent, "shutting_down", False):
+            return  # a shutdown or restart someone asked for: not a death
         request = self._request
         reason = (
             self.sandbox.exit_reason(request, returncode)
@@ -469,9 +473,8 @@ class SandboxProvisioner(LocalProvisioner):
             else f"exited with status {returncode}"
         )
         self.last_exit_reason = reason
-        km = self.parent
-        if not getattr(km, "shutting_down", False):
-            self.log.warning("Kernel %s (room %s) died: %s", self.kernel_id, self.room or "-", reason)
+        self.last_exit_time = time.time()
+        self.log.warning("Kernel %s (room %s) died: %s", self.kernel_id, self.room or "-", reason)
 
     async def poll(self) -> int | None:
         proc = self.process

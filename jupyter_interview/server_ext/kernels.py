@@ -125,7 +125,10 @@ class RoomKernelManager(AsyncMappingKernelManager):
             return None
 
     def sandbox_exit_reason(self, kernel_id: str) -> str | None:
-        """Why the kernel's last process ended (e.g. 'killed: out of memory (limit 1024 MiB)'), if it did."""
+        """Why the kernel last died unexpectedly (e.g. 'killed: out of memory (limit 1024 MiB)'), if it did.
+
+        Set before the restarter's "restart" callbacks run; the provisioner's `last_exit_time` says when.
+        """
         try:
             km = self.get_kernel(kernel_id)
         except KeyError:

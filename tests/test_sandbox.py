@@ -448,3 +448,92 @@ async def test_a_sandboxed_kernel_outside_rooms_sees_its_folder_read_only_and_no
     cwd, uid, written, notes, rooms = seen
     assert cwd == str(jp_root_dir.resolve()) and uid == 200000
     assert written == 30 and notes == "owner" and rooms == []  # EROFS; the rooms hidden
+
+
+async def test_backend_none_runs_unsandboxed_only_when_chosen_and_warns_at_every_start(
+    owner: Any, make_room: Any, make_client: Any, jp_serverapp: Any, caplog: Any
+) -> None:
+    jp_serverapp.config.SandboxProvisioner.backend = "none"
+    room, cand = await live_room(owner, make_room, make_client)
+    for _ in range(2):
+        caplog.clear()
+        kernel = await start_kernel(cand, room["id"])
+        assert any("WITHOUT a sandbox" in r.getMessage() for r in caplog.records)
+    ks = await KernelSocket.open(cand, kernel["id"])
+    try:
+        assert (await ks.run("import os; print(os.getuid())")).out == str(os.getuid())
+    finally:
+        ks.close()
+
+
+def _request(tmp_path: Any, **changes: Any) -> Any:
+    from jupyter_interview.sandbox.backend import Limits, SandboxRequest
+
+    (tmp_path / "room").mkdir(exist_ok=True)
+    (tmp_path / "c").mkdir(exist_ok=True)
+    (tmp_path / "s").mkdir(exist_ok=True)
+    fields: dict[str, Any] = {
+        "kernel_id": "k" * 36,
+        "argv": ["/usr/bin/python3", "-c", "pass"],
+        "env": {},
+        "work_dir": str(tmp_path / "room"),
+        "work_writable": True,
+        "masked": [],
+        "uid": 200123,
+        "conn_dir": str(tmp_path / "c"),
+        "socket_dir": str(tmp_path / "s"),
+        "limits": Limits(memory_mb=300, nproc=50, cpu_s=7, fsize_mb=2, nofile=99, tmp_mb=16),
+    }
+    fields.update(changes)
+    return SandboxRequest(**fields)
+
+
+def test_bubblewrap_command_namespaces_uid_and_limits(tmp_path: Any) -> None:
+    from jupyter_interview.sandbox.bubblewrap import BubblewrapBackend
+
+    backend = BubblewrapBackend(use_cgroups=False)
+    argv = backend.command(_request(tmp_path)).argv
+    bwrap_end = argv.index("--")
+    flags = argv[:bwrap_end]
+    for flag in ("--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                 "--new-session", "--clearenv"):
+        assert flag in flags
+    assert ["--bind", str(tmp_path / "room"), str(tmp_path / "room")] == flags[
+        flags.index(str(tmp_path / "room")) - 1 : flags.index(str(tmp_path / "room")) + 2
+    ]
+    rest = argv[bwrap_end + 1 :]
+    assert rest[0].endswith("prlimit")
+    limits = rest[: rest.index("--")]
+    # Without a memory cgroup, memory falls back to RLIMIT_AS.
+    assert {"--nproc=50", "--cpu=7:12", f"--fsize={2 << 20}", "--nofile=99", f"--as={300 << 20}"} <= set(limits)
+    setpriv = rest[rest.index("--") + 1 :]
+    assert setpriv[0].endswith("setpriv") and setpriv[setpriv.index("--") + 1 :] == ["/usr/bin/python3", "-c", "pass"]
+    for flag in ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"):
+        assert flag in setpriv
+    assert setpriv[setpriv.index("--reuid") + 1] == setpriv[setpriv.index("--regid") + 1] == "200123"
+    # The server's environment never reaches bubblewrap's child: --clearenv, then only --setenv.
+    assert "--setenv" in flags and not any(k.startswith("JUPYTER") for k in flags[flags.index("--setenv") :: 3])
+
+
+def test_room_uids_are_distinct_and_kept_by_the_folder(tmp_path: Any) -> None:
+    from jupyter_interview.sandbox.backend import SandboxError
+    from jupyter_interview.sandbox.uids import room_uid
+
+    rooms = tmp_path / "interviews"
+    for name in ("a", "b", "c"):
+        (rooms / name).mkdir(parents=True)
+    uids = [room_uid(str(rooms / n), 300000, 300002) for n in ("a", "b")]
+    assert len(set(uids)) == 2 and all(300000 < u <= 300002 for u in uids)
+    assert room_uid(str(rooms / "a"), 300000, 300002) == uids[0]  # kept: the folder's owner
+    assert (rooms / "a").stat().st_uid == uids[0]
+    try:
+        room_uid(str(rooms / "c"), 300000, 300002)
+        raise AssertionError("a third room got a uid from a range of two")
+    except SandboxError as e:
+        assert "taken" in str(e)
+    (rooms / "link").symlink_to(rooms / "a")
+    try:
+        room_uid(str(rooms / "link"), 300000, 300002)
+        raise AssertionError("a linked room folder was accepted")
+    except SandboxError:
+        pass

@@ -494,6 +494,18 @@ async def test_candidate_cannot_start_the_native_python3_kernel(world: World) ->
     assert code == 403, body
     code, specs = await h.cand_a.json("GET", "api/kernelspecs")
     assert "python3" not in specs["kernelspecs"]
+    # Switching a session's kernel to python3 is refused too (Jupyter reports it as 501).
+    code, session = await h.cand_a.json(
+        "POST",
+        "api/sessions",
+        {"path": f"interviews/{rid}/switch.ipynb", "type": "notebook", "name": "", "kernel": {"name": SPEC}},
+    )
+    assert code == 201, session
+    code, body = await h.cand_a.json("PATCH", f"api/sessions/{session['id']}", {"kernel": {"name": "python3"}})
+    assert code in (403, 501) and "sandbox" in body["message"], body
+    code, kernels = await h.owner.json("GET", "api/kernels")
+    assert "python3" not in {k["name"] for k in kernels}
+    await h.cand_a.json("DELETE", f"api/sessions/{session['id']}")
     await h.contained()
 
 

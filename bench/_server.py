@@ -62,12 +62,37 @@ class Room:
     candidate_cookie: str  # the value of the Cookie header a joined candidate's browser sends
 
 
+@dataclass
+class LiveRoom:
+    """A started room whose interviewer and candidate both opened their invites."""
+
+    id: str
+    interviewer_cookie: str
+    candidate_cookie: str
+
+
+def merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `extra`'s sections merged in, one level deep (ServerApp, InterviewApp, ...)."""
+    merged = {section: dict(values) for section, values in base.items()}
+    for section, values in extra.items():
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
 class BenchServer:
     """Start with `with BenchServer(...) as server:`; everything it writes lives in one temp dir."""
 
-    def __init__(self, base_url: str = "/bench/", token: str = "bench-token-0123456789abcdef") -> None:
+    def __init__(
+        self,
+        base_url: str = "/bench/",
+        token: str = "bench-token-0123456789abcdef",
+        extra_config: dict[str, Any] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url
         self.token = token
+        self.extra_config = extra_config or {}
+        self.extra_env = extra_env or {}
         self.port = free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix="jupyter-interview-bench-"))
         self.log_path = self.tmp / "server.log"
@@ -90,7 +115,8 @@ class BenchServer:
         for d in dirs.values():
             d.mkdir()
         (dirs["config"] / "jupyter_server_config.json").write_text(
-            json.dumps(server_config(dirs["data"]), indent=2), encoding="utf-8"
+            json.dumps(merge_config(server_config(dirs["data"]), self.extra_config), indent=2),
+            encoding="utf-8",
         )
         env = {
             **os.environ,
@@ -100,6 +126,7 @@ class BenchServer:
             "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
             "IPYTHONDIR": str(dirs["ipython"]),
             "JUPYTER_PLATFORM_DIRS": "1",
+            **self.extra_env,
         }
         args = [
             sys.executable,
@@ -190,21 +217,47 @@ class BenchServer:
         finally:
             conn.close()
 
-    def create_room_and_join(self) -> Room:
-        """As the owner, create a room; as a candidate, open its invite link and keep the browser's cookies."""
-        body = {"title": "bench", "language": "python", "duration_minutes": 45}
+    def create_room(self, **fields: Any) -> dict[str, Any]:
+        """As the owner: the new room's JSON, with its interviewer and candidate invite links."""
+        body = {"title": "bench", "language": "python", "duration_minutes": 45, **fields}
         status, _, raw = self.request("POST", "interview/api/rooms", body, token=True)
         if status != 201:
             raise RuntimeError(f"creating the room gave {status}: {raw[:300]!r}")
-        room = json.loads(raw)
-        invite = urlsplit(room["invites"]["candidate"])
+        room: dict[str, Any] = json.loads(raw)
+        return room
+
+    def join(self, invite_url: str) -> str:
+        """Open an invite link without following the redirect; the Cookie header the browser then sends."""
+        invite = urlsplit(invite_url)
         status, headers, raw = self.request("GET", f"{invite.path}?{invite.query}")
         if status != 302:
-            raise RuntimeError(f"joining as the candidate gave {status}: {raw[:300]!r}")
+            raise RuntimeError(f"joining gave {status}: {raw[:300]!r}")
         jar: SimpleCookie = SimpleCookie()
         for header in headers.get("set-cookie", []):
             jar.load(header)
         if SESSION_COOKIE not in jar:
             raise RuntimeError(f"joining set no {SESSION_COOKIE} cookie: {headers.get('set-cookie')}")
-        cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
-        return Room(id=room["id"], candidate_cookie=cookie)
+        return "; ".join(f"{name}={morsel.value}" for name, morsel in jar.items())
+
+    def create_room_and_join(self) -> Room:
+        """As the owner, create a room; as a candidate, open its invite link and keep the browser's cookies."""
+        room = self.create_room()
+        return Room(id=room["id"], candidate_cookie=self.join(room["invites"]["candidate"]))
+
+    def create_live_room(self) -> LiveRoom:
+        """A room without a waiting room, both invites opened, started: ready for calls."""
+        room = self.create_room(waiting_room=False)
+        interviewer = self.join(room["invites"]["interviewer"])
+        candidate = self.join(room["invites"]["candidate"])
+        status, _, raw = self.request("POST", f"interview/api/rooms/{room['id']}/start", {}, token=True)
+        if status != 200:
+            raise RuntimeError(f"starting the room gave {status}: {raw[:300]!r}")
+        return LiveRoom(id=room["id"], interviewer_cookie=interviewer, candidate_cookie=candidate)
+
+    def ws_path(self, room_id: str) -> str:
+        return self.path(f"interview/api/rooms/{room_id}/ws")
+
+    @property
+    def origin(self) -> str:
+        """What a browser on this server's own pages sends as Origin."""
+        return f"http://{HOST}:{self.port}"

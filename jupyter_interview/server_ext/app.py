@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 from collections.abc import Coroutine
@@ -209,6 +210,13 @@ class InterviewApp(ExtensionApp):
         " its rooms move to another process once this has passed.",
     )
 
+    freeze_startup_heap = Bool(
+        True,
+        config=True,
+        help="Move everything built at start-up out of the garbage collector's full collections"
+        " (gc.freeze), so real-time traffic is not paused by walks of the server's whole heap.",
+    )
+
     @default("db_path")
     def _db_path(self) -> str:
         return os.path.join(jupyter_data_dir(), "jupyter_interview", "rooms.sqlite")
@@ -379,6 +387,11 @@ class InterviewApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()
+        if self.freeze_startup_heap:
+            # What start-up built (Jupyter, the lab, our service) lives as long as the process;
+            # frozen, full collections no longer walk it, which keeps real-time pauses short.
+            gc.collect()
+            gc.freeze()
         if self.redis_url:
             self.relay = RedisRelay(self.hub, self.redis_url, lease_s=self.redis_lease_s)
             await self.relay.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -76,11 +77,14 @@ class RoomSocketHandler(WebSocketMixin, WebSocketHandler, JupyterHandler):
         if self.relay_conn is None:
             self.hub.attach(self.actor, self)
 
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        # Not async: tornado wraps a coroutine in a Task per frame; the hub hands back an awaitable
+        # only for the events that wait for storage, and tornado awaits that before the next frame.
         if self.relay is not None and self.relay_conn is not None:
             self.relay.frame(self.relay_conn, message)
         elif self.actor is not None:
-            await self.hub.receive(self.actor, self, message)
+            return self.hub.receive(self.actor, self, message)
+        return None
 
     def on_close(self) -> None:
         if self.relay is not None and self.relay_conn is not None:

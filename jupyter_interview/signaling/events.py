@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_interview.rooms.models import Role
-from jupyter_interview.signaling.hub import STAFF, Audience, EventSpec, Hub, Member
+from jupyter_interview.signaling.hub import STAFF, STAFF_ROLES, Audience, EventSpec, Hub, Member
 from jupyter_interview.signaling.protocol import ProtocolError
 
 ANYONE = frozenset({Role.OWNER.value, Role.INTERVIEWER.value, Role.CANDIDATE.value})
@@ -30,7 +30,7 @@ def _relay(hub: Hub, member: Member, message: dict[str, Any]) -> None:
         message["payload"],
         sender=member.pid,
         to=target.pid,
-        audience=Audience(pids=frozenset({target.pid})),
+        audience=Audience(pids=(target.pid,)),
         msg_id=message["id"],
     )
 
@@ -101,7 +101,7 @@ async def _waiting_room(hub: Hub, member: Member, message: dict[str, Any]) -> No
         if member.actor.role != Role.CANDIDATE.value:
             raise ProtocolError("forbidden", "only candidates knock", message["id"])
         body = {"action": "knock", "participant_id": member.pid, "name": member.actor.name}
-        audience = Audience(pids=frozenset({member.pid}), roles=STAFF)
+        audience = Audience(pids=(member.pid,), roles=STAFF_ROLES)
         hub.emit(
             hub.channel(room_id),
             "waiting-room",

@@ -189,7 +189,9 @@ class RedisRelay:
         elif op == "frame":
             found = self.remote.get((m["from"], m["conn"]))
             if found is not None:
-                await self.hub.receive(found[0], found[1], b"" if m.get("binary") else m["data"])
+                pending = self.hub.receive(found[0], found[1], b"" if m.get("binary") else m["data"])
+                if pending is not None:
+                    await pending
         elif op == "detach":
             found = self.remote.pop((m["from"], m["conn"]), None)
             if found is not None:

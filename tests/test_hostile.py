@@ -80,7 +80,9 @@ class Harness:
 
     async def _room(self, cand: Client) -> str:
         code, room = await self.owner.json(
-            "POST", "interview/api/rooms", {"title": "Hostile", "language": "python", "duration_minutes": 45, "waiting_room": False}
+            "POST",
+            "interview/api/rooms",
+            {"title": "Hostile", "language": "python", "duration_minutes": 45, "waiting_room": False},
         )
         assert code == 201, room
         assert (await cand.join(room["invites"]["candidate"])).code == 302
@@ -241,7 +243,9 @@ async def test_server_data_and_runtime_files_are_invisible(world: World) -> None
     ]
     assert (s.data / "invite_secret").exists() and (s.data / "rooms.sqlite").exists()
     h = await harness(world)
-    got = await h.json(attempts(*(f"open({str(p)!r}).read()" for p in secrets), f"os.listdir({str(s.data)!r})"))
+    got = await h.json(
+        attempts(*(f"open({str(p)!r}).read()" for p in secrets), f"os.listdir({str(s.data)!r})")
+    )
     assert all(r.startswith("FileNotFoundError") for r in got), got
     await h.contained()
 
@@ -269,7 +273,9 @@ async def test_proc_1_and_the_server_process_are_out_of_reach(world: World) -> N
     assert seen["server_env"] in ("FileNotFoundError", "PermissionError")
     assert all(s.token not in str(v) for v in seen["env"].values())
     # Of the server's paths only the room's own folder shows (as PWD): not its data dir, config or home.
-    assert all(str(s.workdir / d) not in str(v) for v in seen["env"].values() for d in ("data", "home", "jdata"))
+    assert all(
+        str(s.workdir / d) not in str(v) for v in seen["env"].values() for d in ("data", "home", "jdata")
+    )
     assert max(seen["pids"]) < 1000  # its own pid namespace: a handful of processes
     await h.contained()
 
@@ -329,7 +335,9 @@ async def test_writes_outside_the_room_folder_fail(world: World) -> None:
         "/dev/evil",
         "/proc/sys/kernel/hostname",
     ]
-    got = await h.json(attempts(*(f"open({t!r}, 'w').write('x')" for t in targets), "open('inside.txt', 'w').write('x')"))
+    got = await h.json(
+        attempts(*(f"open({t!r}, 'w').write('x')" for t in targets), "open('inside.txt', 'w').write('x')")
+    )
     assert all(r.startswith(("PermissionError", "OSError", "FileNotFoundError")) for r in got[:-1]), got
     assert got[-1] == "ok"
     assert not (root / "evil").exists() and not (root / "interviews" / "evil").exists()
@@ -391,8 +399,7 @@ async def test_connection_file_and_sockets_cannot_be_swapped_for_links(world: Wo
     # The Judge0 CVE-2024-28185 pattern: plant a link where the server writes or connects.
     h = await harness(world)
     got = await h.json(
-        CONNECTION
-        + "import os\n"
+        CONNECTION + "import os\n"
         "d, sock = os.path.dirname(cf), info['ip'] + '-' + str(info['shell_port'])\n"
         "out = []\n"
         "for f in (lambda: open(cf, 'w'), lambda: os.unlink(cf), lambda: os.symlink('/etc/passwd', d + '/evil'),\n"
@@ -473,7 +480,9 @@ async def test_links_planted_in_the_room_are_refused_by_contents_and_files(world
     names = {c["name"] for c in listing["content"]}
     assert not names & {"leak", "up", "mine.txt", "mine-too.txt"}, names
     got = await h.json(attempts("os.link('interview.ipynb', 'nb-link')"))
-    assert got[0].startswith("PermissionError"), got  # a root-written file cannot be hard-linked (protected_hardlinks)
+    assert got[0].startswith("PermissionError"), (
+        got
+    )  # a root-written file cannot be hard-linked (protected_hardlinks)
     await h.run("import os\nfor p in ('leak', 'up', 'mine.txt', 'mine-too.txt'): os.unlink(p)")
     await h.contained()
 
@@ -501,7 +510,9 @@ async def test_candidate_cannot_start_the_native_python3_kernel(world: World) ->
         {"path": f"interviews/{rid}/switch.ipynb", "type": "notebook", "name": "", "kernel": {"name": SPEC}},
     )
     assert code == 201, session
-    code, body = await h.cand_a.json("PATCH", f"api/sessions/{session['id']}", {"kernel": {"name": "python3"}})
+    code, body = await h.cand_a.json(
+        "PATCH", f"api/sessions/{session['id']}", {"kernel": {"name": "python3"}}
+    )
     assert code in (403, 501) and "sandbox" in body["message"], body
     code, kernels = await h.owner.json("GET", "api/kernels")
     assert "python3" not in {k["name"] for k in kernels}

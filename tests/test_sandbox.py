@@ -74,7 +74,13 @@ class KernelSocket:
     async def send_execute(self, code: str) -> str:
         msg = self._msg(
             "execute_request",
-            {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False},
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+            },
         )
         await self.conn.write_message(json.dumps(msg))
         return str(msg["header"]["msg_id"])
@@ -123,9 +129,7 @@ class KernelSocket:
         self.conn.close()
 
 
-STATUS_CODE = (
-    "import json; print(json.dumps(dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())))"
-)
+STATUS_CODE = "import json; print(json.dumps(dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())))"
 
 
 async def kernel_json(ks: KernelSocket, code: str) -> Any:
@@ -282,7 +286,9 @@ async def test_restart_gives_a_fresh_kernel_in_the_same_room_and_uid(
     ks = await KernelSocket.open(cand, kernel["id"])
     try:
         await ks.run("x = 1")
-        before = await kernel_json(ks, "import os, json; print(json.dumps([os.getuid(), os.getcwd(), os.getpid()]))")
+        before = await kernel_json(
+            ks, "import os, json; print(json.dumps([os.getuid(), os.getcwd(), os.getpid()]))"
+        )
     finally:
         ks.close()
     code, _ = await cand.json("POST", f"api/kernels/{kernel['id']}/restart")
@@ -291,7 +297,9 @@ async def test_restart_gives_a_fresh_kernel_in_the_same_room_and_uid(
     try:
         r = await ks.run("print('x' in dir())")
         assert r.out == "False"
-        after = await kernel_json(ks, "import os, json; print(json.dumps([os.getuid(), os.getcwd(), os.getpid()]))")
+        after = await kernel_json(
+            ks, "import os, json; print(json.dumps([os.getuid(), os.getcwd(), os.getpid()]))"
+        )
     finally:
         ks.close()
     assert after[:2] == before[:2]
@@ -307,7 +315,9 @@ async def test_native_python3_is_refused_for_a_room_as_owner_and_candidate(
 ) -> None:
     room, cand = await live_room(owner, make_room, make_client)
     for who in (owner, cand):
-        code, body = await who.json("POST", "api/kernels", {"name": "python3", "path": f"interviews/{room['id']}"})
+        code, body = await who.json(
+            "POST", "api/kernels", {"name": "python3", "path": f"interviews/{room['id']}"}
+        )
         assert code == 403, body
         assert "interview-python" in body["message"] and "sandbox" in body["message"]
         code, body = await who.json(
@@ -374,7 +384,15 @@ async def test_a_missing_toolchain_marks_its_language_unavailable(
     (specs / "interview-cobol" / "kernel.json").write_text(
         json.dumps(
             {
-                "argv": ["python", "-m", "interview_kernel", "--language", "cobol", "-f", "{connection_file}"],
+                "argv": [
+                    "python",
+                    "-m",
+                    "interview_kernel",
+                    "--language",
+                    "cobol",
+                    "-f",
+                    "{connection_file}",
+                ],
                 "display_name": "COBOL (interview)",
                 "language": "cobol",
                 "interrupt_mode": "message",
@@ -391,7 +409,9 @@ async def test_a_missing_toolchain_marks_its_language_unavailable(
     meta = listing["kernelspecs"]["interview-cobol"]["spec"]["metadata"]["jupyter_interview"]
     assert "cobc-not-installed" in meta["unavailable"] and "sh" not in meta["unavailable"].split(",")[0]
     assert "unavailable" not in listing["kernelspecs"][SPEC]["spec"]["metadata"]["jupyter_interview"]
-    code, body = await cand.json("POST", "api/kernels", {"name": "interview-cobol", "path": f"interviews/{room['id']}"})
+    code, body = await cand.json(
+        "POST", "api/kernels", {"name": "interview-cobol", "path": f"interviews/{room['id']}"}
+    )
     assert code == 503 and "cobc-not-installed" in body["message"], body
 
 
@@ -495,8 +515,15 @@ def test_bubblewrap_command_namespaces_uid_and_limits(tmp_path: Any) -> None:
     argv = backend.command(_request(tmp_path)).argv
     bwrap_end = argv.index("--")
     flags = argv[:bwrap_end]
-    for flag in ("--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                 "--new-session", "--clearenv"):
+    for flag in (
+        "--die-with-parent",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--new-session",
+        "--clearenv",
+    ):
         assert flag in flags
     assert ["--bind", str(tmp_path / "room"), str(tmp_path / "room")] == flags[
         flags.index(str(tmp_path / "room")) - 1 : flags.index(str(tmp_path / "room")) + 2
@@ -505,14 +532,22 @@ def test_bubblewrap_command_namespaces_uid_and_limits(tmp_path: Any) -> None:
     assert rest[0].endswith("prlimit")
     limits = rest[: rest.index("--")]
     # Without a memory cgroup, memory falls back to RLIMIT_AS.
-    assert {"--nproc=50", "--cpu=7:12", f"--fsize={2 << 20}", "--nofile=99", f"--as={300 << 20}"} <= set(limits)
+    assert {"--nproc=50", "--cpu=7:12", f"--fsize={2 << 20}", "--nofile=99", f"--as={300 << 20}"} <= set(
+        limits
+    )
     setpriv = rest[rest.index("--") + 1 :]
-    assert setpriv[0].endswith("setpriv") and setpriv[setpriv.index("--") + 1 :] == ["/usr/bin/python3", "-c", "pass"]
+    assert setpriv[0].endswith("setpriv") and setpriv[setpriv.index("--") + 1 :] == [
+        "/usr/bin/python3",
+        "-c",
+        "pass",
+    ]
     for flag in ("--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"):
         assert flag in setpriv
     assert setpriv[setpriv.index("--reuid") + 1] == setpriv[setpriv.index("--regid") + 1] == "200123"
     # The server's environment never reaches bubblewrap's child: --clearenv, then only --setenv.
-    assert "--setenv" in flags and not any(k.startswith("JUPYTER") for k in flags[flags.index("--setenv") :: 3])
+    assert "--setenv" in flags and not any(
+        k.startswith("JUPYTER") for k in flags[flags.index("--setenv") :: 3]
+    )
 
 
 def test_room_uids_are_distinct_and_kept_by_the_folder(tmp_path: Any) -> None:

@@ -106,7 +106,9 @@ class _Mounts:
 class BubblewrapBackend(SandboxBackend):
     name = "bubblewrap"
 
-    def __init__(self, log: object = None, *, etc: tuple[str, ...] = DEFAULT_ETC, use_cgroups: bool = True) -> None:
+    def __init__(
+        self, log: object = None, *, etc: tuple[str, ...] = DEFAULT_ETC, use_cgroups: bool = True
+    ) -> None:
         super().__init__(log)  # type: ignore[arg-type]
         self.etc = etc
         self.cgroups = Cgroups(self.log) if use_cgroups else None

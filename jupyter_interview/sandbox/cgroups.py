@@ -31,10 +31,14 @@ class CgroupHandle:
 
     @property
     def procs_files(self) -> list[str]:
-        return [os.path.join(p, "cgroup.procs") for p in dict.fromkeys(x for x in (self.memory, self.pids) if x)]
+        return [
+            os.path.join(p, "cgroup.procs") for p in dict.fromkeys(x for x in (self.memory, self.pids) if x)
+        ]
 
 
-def _own_mounts(proc_cgroup: str = "/proc/self/cgroup", mountinfo: str = "/proc/self/mountinfo") -> dict[str, Mount]:
+def _own_mounts(
+    proc_cgroup: str = "/proc/self/cgroup", mountinfo: str = "/proc/self/mountinfo"
+) -> dict[str, Mount]:
     """Controller name -> where this process's cgroup of that controller is, for memory and pids."""
     own: dict[str, str] = {}
     with open(proc_cgroup, encoding="utf-8") as f:

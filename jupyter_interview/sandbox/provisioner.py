@@ -375,7 +375,9 @@ class SandboxProvisioner(LocalProvisioner):
                     self.log.info("[kernel %s] %s", str(self.kernel_id)[:8], text)
                 self._log_bytes += len(data)
                 if self._log_bytes >= LOG_CAP_BYTES:
-                    self.log.warning("[kernel %s] further output to its stdout/stderr is dropped", self.kernel_id)
+                    self.log.warning(
+                        "[kernel %s] further output to its stdout/stderr is dropped", self.kernel_id
+                    )
 
         loop.add_reader(fd, readable)
         self._log_reader = fd
@@ -513,8 +515,6 @@ class SandboxProvisioner(LocalProvisioner):
         info: dict[str, Any] = await super().get_provisioner_info()
         info.update({"uid": self.uid, "room": self.room, "backend": self.backend})
         return info
-
-
 
 
 def preflight(parent: Any) -> tuple[str, bool, list[str]]:

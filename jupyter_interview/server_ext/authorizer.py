@@ -148,9 +148,9 @@ class InterviewAuthorizer(Authorizer):
             if not in_room(str(model.get("path", "")), room_id):
                 return False
             if method == "PATCH":
-                return self._body_paths_ok(handler, room_id, ("path",), required=False) and self._body_kernel_ok(
-                    handler, room_id
-                )
+                return self._body_paths_ok(
+                    handler, room_id, ("path",), required=False
+                ) and self._body_kernel_ok(handler, room_id)
             return True
         if scope == matrix.COLLAB_ROOM:
             return self._collab_room_ok(handler, groups.get("room", ""), room_id)

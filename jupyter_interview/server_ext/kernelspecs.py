@@ -127,7 +127,9 @@ class InterviewKernelSpecManager(KernelSpecManager):
             spec.argv = argv
         metadata = dict(spec.metadata or {})
         ours = dict(metadata.get(META) or {})
-        missing = [exe for exe in ours.get("requires", []) if shutil.which(exe, path=self.toolchain_path) is None]
+        missing = [
+            exe for exe in ours.get("requires", []) if shutil.which(exe, path=self.toolchain_path) is None
+        ]
         if missing:
             ours["unavailable"] = (
                 f"{', '.join(missing)} not installed (looked in {self.toolchain_path});"

@@ -99,7 +99,9 @@ RULES: tuple[Rule, ...] = (
     _rule("interrupt or restart", "POST", r"api/kernels/" + KID + "/(interrupt|restart)/?", KERNEL, E, W),
     _rule("kernel channels", "GET", r"api/kernels/" + KID + "/channels", KERNEL, E, W),
     _rule("list sessions", "GET", r"api/sessions/?", GLOBAL, P, P, "filtered to the room"),
-    _rule("create a session", "POST", r"api/sessions/?", BODY_PATH, E, W, "path and named kernel in the room"),
+    _rule(
+        "create a session", "POST", r"api/sessions/?", BODY_PATH, E, W, "path and named kernel in the room"
+    ),
     _rule("session model", "GET", r"api/sessions/" + SID + "/?", SESSION, R, R),
     _rule(
         "change a session", "PATCH", r"api/sessions/" + SID + "/?", SESSION, E, W, "new path in the room too"

@@ -32,6 +32,9 @@ def _relay(hub: Hub, member: Member, message: dict[str, Any]) -> None:
         to=target.pid,
         audience=Audience(pids=(target.pid,)),
         msg_id=message["id"],
+        # Not kept for resume: a peer that was away restarts ICE and renegotiates anyway, and
+        # relays are most of the traffic, so logging them would grow every room's log fastest.
+        replayable=False,
     )
 
 

@@ -402,6 +402,7 @@ class Hub:
         to: str | None = None,
         audience: Audience = EVERYONE,
         msg_id: str | None = None,
+        replayable: bool = True,
     ) -> int:
         """A room event: numbered, logged for resume, delivered to every visible member online now."""
         ch.seq += 1
@@ -418,7 +419,8 @@ class Hub:
         if to is not None:
             envelope["to"] = to
         text = protocol.encode(envelope)
-        ch.log.append(Logged(ch.seq, etype, audience, text))
+        if replayable:
+            ch.log.append(Logged(ch.seq, etype, audience, text))
         for member in ch.members.values():
             if (
                 member.socket is not None

@@ -572,3 +572,21 @@ def test_room_uids_are_distinct_and_kept_by_the_folder(tmp_path: Any) -> None:
         raise AssertionError("a linked room folder was accepted")
     except SandboxError:
         pass
+
+
+async def test_a_kernel_leaves_no_cgroup_or_state_folder_behind(
+    owner: Any, make_room: Any, make_client: Any, jp_serverapp: Any
+) -> None:
+    room, cand = await live_room(owner, make_room, make_client)
+    kernel = await start_kernel(cand, room["id"])
+    prov = jp_serverapp.kernel_manager.get_kernel(kernel["id"]).provisioner
+    first = list(prov.sandbox._handles[kernel["id"]].paths)
+    state = prov._kernel_dir
+    assert state and os.path.isdir(state)
+    code, _ = await cand.json("POST", f"api/kernels/{kernel['id']}/restart")
+    assert code == 200
+    second = list(prov.sandbox._handles[kernel["id"]].paths)
+    assert second != first and not any(os.path.exists(p) for p in first)
+    assert (await cand.json("DELETE", f"api/kernels/{kernel['id']}"))[0] == 204
+    assert not os.path.exists(state)
+    assert not any(os.path.exists(p) for p in second)

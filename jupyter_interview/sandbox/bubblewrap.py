@@ -113,6 +113,7 @@ class BubblewrapBackend(SandboxBackend):
         self.etc = etc
         self.cgroups = Cgroups(self.log) if use_cgroups else None
         self._handles: dict[str, CgroupHandle] = {}
+        self._stale: list[CgroupHandle] = []
         self._launches = 0
 
     def check(self) -> list[str]:
@@ -146,9 +147,13 @@ class BubblewrapBackend(SandboxBackend):
         return replace(request, cgroup_procs=handle.procs_files)
 
     def release(self, request: SandboxRequest) -> None:
+        if self.cgroups is None:
+            return
         handle = self._handles.pop(request.kernel_id, None)
-        if handle is not None and self.cgroups is not None:
-            self.cgroups.remove(handle)
+        if handle is not None:
+            self._stale.append(handle)
+        # A cgroup whose processes are still exiting is kept and tried again at the next release.
+        self._stale = [h for h in self._stale if not self.cgroups.remove(h)]
 
     def exit_reason(self, request: SandboxRequest, returncode: int) -> str:
         handle = self._handles.get(request.kernel_id)

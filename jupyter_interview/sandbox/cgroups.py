@@ -170,14 +170,19 @@ class Cgroups:
             pass
         return False
 
-    def remove(self, handle: CgroupHandle) -> None:
+    def remove(self, handle: CgroupHandle) -> bool:
+        """Remove the kernel's cgroups; False (and the handle keeps them) while one is still busy."""
+        left = []
         for path in reversed(handle.paths):
             try:
                 os.rmdir(path)
             except FileNotFoundError:
                 pass
             except OSError as e:
-                # Still busy (a process lingers): the next start of this kernel reuses it.
-                self.log.debug("cgroup %s not removed: %s", path, e)
-        handle.paths.clear()
-        handle.memory = handle.pids = None
+                # Processes of the sandbox are still on their way out: the caller tries again later.
+                self.log.debug("cgroup %s not removed yet: %s", path, e)
+                left.append(path)
+        handle.paths[:] = list(reversed(left))
+        if not left:
+            handle.memory = handle.pids = None
+        return not left

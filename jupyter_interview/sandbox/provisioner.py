@@ -483,6 +483,7 @@ class SandboxProvisioner(LocalProvisioner):
         ret: int | None = await super().poll()
         if proc is not None and ret is not None:
             self._note_exit(ret)
+            self._release()
         return ret
 
     async def wait(self) -> int | None:
@@ -490,16 +491,30 @@ class SandboxProvisioner(LocalProvisioner):
         if proc is not None and proc.poll() is not None:
             self._note_exit(proc.returncode)
         ret: int | None = await super().wait()
+        self._release()
         return ret
 
-    async def cleanup(self, restart: bool = False) -> None:
-        self._stop_watching_output()
-        await super().cleanup(restart=restart)
+    def _release(self) -> None:
+        """Give back the launch's resources (cgroups) once its process is gone; safe to repeat."""
         if self._request is not None and self._backend is not None:
             self._backend.release(self._request)
-        if not restart and self._kernel_dir is not None:
+
+    def discard(self) -> None:
+        """Free everything this kernel held on the host: for a kernel dropped without a cleanup
+        (Jupyter removes a kernel whose restarts all failed without shutting it down)."""
+        self._stop_watching_output()
+        self._release()
+        if self._kernel_dir is not None:
             shutil.rmtree(self._kernel_dir, ignore_errors=True)
             self._kernel_dir = None
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if restart:
+            self._stop_watching_output()
+            self._release()
+        else:
+            self.discard()
 
     def resolve_path(self, path_str: str) -> str | None:
         """Resolve only inside the kernel's folder: a kernel must not make the server stat paths elsewhere."""

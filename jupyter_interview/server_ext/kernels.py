@@ -110,6 +110,11 @@ class RoomKernelManager(AsyncMappingKernelManager):
 
     def remove_kernel(self, kernel_id: str) -> Any:
         self.kernel_rooms.pop(kernel_id, None)
+        # A kernel whose restarts all failed is dropped without a shutdown: free its sandbox too.
+        km = self._kernels.get(kernel_id)
+        discard = getattr(getattr(km, "provisioner", None), "discard", None)
+        if callable(discard):
+            discard()
         return super().remove_kernel(kernel_id)
 
     # ---- read by the execution side (wall-clock limit, reporting a dead kernel) ----

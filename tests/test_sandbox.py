@@ -550,6 +550,19 @@ def test_bubblewrap_command_namespaces_uid_and_limits(tmp_path: Any) -> None:
     )
 
 
+def test_an_install_under_tmp_stays_visible_over_the_private_tmp(tmp_path: Any) -> None:
+    """A checkout (and its venv) under /tmp is bound after the sandbox's own /tmp tmpfs, not hidden by it."""
+    from jupyter_interview.sandbox.bubblewrap import BubblewrapBackend
+
+    venv = tmp_path / "checkout" / ".venv"
+    venv.mkdir(parents=True)
+    argv = BubblewrapBackend(use_cgroups=False).command(_request(tmp_path, ro_paths=[str(venv)])).argv
+    flags = argv[: argv.index("--")]
+    tmpfs_at = max(i for i, f in enumerate(flags) if f == "--tmpfs" and flags[i + 1] == "/tmp")
+    bind_at = next(i for i, f in enumerate(flags) if f == "--ro-bind" and flags[i + 1] == str(venv))
+    assert str(tmp_path).startswith("/tmp/") and bind_at > tmpfs_at
+
+
 def test_room_uids_are_distinct_and_kept_by_the_folder(tmp_path: Any) -> None:
     from jupyter_interview.sandbox.backend import SandboxError
     from jupyter_interview.sandbox.uids import room_uid

@@ -222,14 +222,15 @@ class BubblewrapBackend(SandboxBackend):
         )
         self._system_binds(mounts)
         self._etc_files(request, mounts)
-        for path in [*python_paths(), *request.ro_paths]:
-            if os.path.exists(path) and not _under(path, "/usr"):
-                mounts.bind("--ro-bind", path)
         mounts.args += ["--proc", "/proc", "--dev", "/dev"]
         mounts.made.update({"/proc", "/dev"})
         # POSIX semaphores and shared memory (Python's multiprocessing) need a writable /dev/shm.
         mounts.tmpfs("/dev/shm", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
         mounts.tmpfs("/tmp", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
+        # After the private /tmp: an install that lives under /tmp (a CI checkout, say) stays visible.
+        for path in [*python_paths(), *request.ro_paths]:
+            if os.path.exists(path) and not _under(path, "/usr"):
+                mounts.bind("--ro-bind", path)
         mounts.bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
         for path in request.masked:
             mounts.tmpfs(path)

@@ -46,6 +46,21 @@ def in_room(path: str, room_id: str, *, or_ancestor: bool = False) -> bool:
     return or_ancestor and parts == folder[: len(parts)]
 
 
+def _json_body(handler: web.RequestHandler) -> dict[str, Any] | None:
+    """The request's JSON object, parsed once per request (several scope checks read it); None if
+    it is not a JSON object."""
+    cached: dict[str, Any] | bool | None = getattr(handler, "_interview_body", False)
+    if cached is not False:
+        return cached  # type: ignore[return-value]
+    try:
+        model = json.loads(handler.request.body)
+    except ValueError:
+        model = None
+    parsed = model if isinstance(model, dict) else None
+    handler._interview_body = parsed  # type: ignore[attr-defined]
+    return parsed
+
+
 class InterviewAuthorizer(Authorizer):
     """Owner: everything. Interviewer and candidate: what matrix.RULES grants, nothing else."""
 
@@ -160,14 +175,10 @@ class InterviewAuthorizer(Authorizer):
     def _body_paths_ok(
         handler: web.RequestHandler, room_id: str, keys: tuple[str, ...], *, required: bool
     ) -> bool:
-        body = handler.request.body
-        if not body:
+        if not handler.request.body:
             return not required
-        try:
-            model = json.loads(body)
-        except ValueError:
-            return False
-        if not isinstance(model, dict):
+        model = _json_body(handler)
+        if model is None:
             return False
         paths = [model[k] for k in keys if k in model]
         session_path = (
@@ -183,11 +194,8 @@ class InterviewAuthorizer(Authorizer):
     def _body_kernel_ok(handler: web.RequestHandler, room_id: str) -> bool:
         """A kernel named in a body (POST api/kernels `kernel_id`, a session's `kernel.id`) that exists
         must be the room's: a session bound to another room's kernel would let its DELETE shut it down."""
-        try:
-            model = json.loads(handler.request.body or b"{}")
-        except ValueError:
-            return False
-        if not isinstance(model, dict):
+        model = _json_body(handler) if handler.request.body else {}
+        if model is None:
             return False
         kernel = model.get("kernel")
         ids = [model.get("kernel_id"), kernel.get("id") if isinstance(kernel, dict) else None]

@@ -261,3 +261,39 @@ class BenchServer:
     def origin(self) -> str:
         """What a browser on this server's own pages sends as Origin."""
         return f"http://{HOST}:{self.port}"
+
+
+class LoadProcess:
+    """A load client in its own process, driven by one JSON command and one JSON result a line."""
+
+    def __init__(self, script: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def call(self, cmd: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
+        import select
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+        if timeout_s is not None:
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+            if not ready:
+                raise RuntimeError(f"the load client gave no result within {timeout_s:.0f} s")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the load client died")
+        result: dict[str, Any] = json.loads(line)
+        if "error" in result:
+            raise RuntimeError(f"load client: {result['error']}")
+        return result
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _micro import identity_costs
-from _server import HOST, BenchServer
+from _server import HOST, BenchServer, LoadProcess
 
 TARGET_MS = 0.3
 SERIES = ("status", "owner", "candidate")
@@ -76,19 +75,13 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class LoadClient:
-    """The load client process (bench/_load.py), driven by JSON lines."""
+class LoadClient(LoadProcess):
+    """The HTTP load client (bench/_load.py)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(LOAD_CLIENT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__(LOAD_CLIENT)
 
     def run(self, port: int, request: str, requests: int, connections: int) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
         cmd = {
             "host": HOST,
             "port": port,
@@ -96,24 +89,7 @@ class LoadClient:
             "requests": requests,
             "connections": connections,
         }
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the load client died")
-        result: dict[str, Any] = json.loads(line)
-        if "error" in result:
-            raise RuntimeError(f"load client: {result['error']}")
-        return result
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        return self.call(cmd)
 
 
 def requests_for(server: BenchServer, room_id: str, cookie: str) -> dict[str, str]:

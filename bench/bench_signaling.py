@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import select
 import shutil
 import socket
 import subprocess
@@ -32,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _hub_micro import log_costs, relay_costs
-from _server import HOST, BenchServer, LiveRoom, free_port
+from _server import HOST, BenchServer, LiveRoom, LoadProcess, free_port
 
 HERE = Path(__file__).resolve().parent
 LOAD_CLIENT = HERE / "_signal_load.py"
@@ -144,37 +143,14 @@ class BareRelay:
                 self.proc.wait(10)
 
 
-class LoadClient:
-    """The load client process (bench/_signal_load.py), one JSON command and result per line."""
+class LoadClient(LoadProcess):
+    """The websocket load client (bench/_signal_load.py)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(LOAD_CLIENT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
+        super().__init__(LOAD_CLIENT)
 
     def run(self, cmd: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
-        if not ready:
-            raise RuntimeError(f"the load client gave no result within {timeout_s:.0f} s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the load client died")
-        result: dict[str, Any] = json.loads(line)
-        if "error" in result:
-            raise RuntimeError(f"load client: {result['error']}")
-        return result
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        return self.call(cmd, timeout_s)
 
 
 # ---------------------------------------------------------------- load descriptions

@@ -77,15 +77,21 @@ def join(server: ServerProcess, invite_url: str) -> requests.Session:
     return session
 
 
-def test_participants_on_two_processes_talk_through_redis(two_servers: Any) -> None:
-    a, b = two_servers
+def create_room(server: ServerProcess) -> tuple[requests.Session, dict[str, Any]]:
+    """The owner's session on one process and a room it made there (no waiting room)."""
     owner = requests.Session()
-    owner.headers["Authorization"] = f"token {a.token}"
+    owner.headers["Authorization"] = f"token {server.token}"
     room = owner.post(
-        a.url + "interview/api/rooms",
+        server.url + "interview/api/rooms",
         json={"title": "T", "language": "python", "duration_minutes": 30, "waiting_room": False},
         timeout=10,
     ).json()
+    return owner, room
+
+
+def test_participants_on_two_processes_talk_through_redis(two_servers: Any) -> None:
+    a, b = two_servers
+    owner, room = create_room(a)
     rid = room["id"]
     iv_http = join(a, room["invites"]["interviewer"])
     cand_http = join(b, room["invites"]["candidate"])  # session made by process b, stored in Redis
@@ -135,13 +141,7 @@ def test_participants_on_two_processes_talk_through_redis(two_servers: Any) -> N
 
 def test_when_the_owning_process_dies_the_room_moves_and_clients_resume(two_servers: Any) -> None:
     a, b = two_servers
-    owner = requests.Session()
-    owner.headers["Authorization"] = f"token {b.token}"
-    room = owner.post(
-        b.url + "interview/api/rooms",
-        json={"title": "T", "language": "python", "duration_minutes": 30, "waiting_room": False},
-        timeout=10,
-    ).json()
+    owner, room = create_room(b)
     rid = room["id"]
     iv_http = join(a, room["invites"]["interviewer"])
     cand_http = join(b, room["invites"]["candidate"])

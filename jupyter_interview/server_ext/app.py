@@ -15,6 +15,7 @@ from limits.storage import RedisStorage
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Type, Unicode, default
 
 from jupyter_interview.rooms import ice
+from jupyter_interview.rooms.executions import EXECUTIONS_KEY, ExecutionFeed
 from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
 from jupyter_interview.rooms.redis_store import RedisRoomStore
 from jupyter_interview.rooms.service import RoomService
@@ -293,6 +294,8 @@ class InterviewApp(ExtensionApp):
             )
         )
         self.collab_sockets = CollabSockets(self.service, serverapp)
+        # Executions as the server saw them (kernel side publishes; history and activity subscribe).
+        self.executions = ExecutionFeed()
         if not isinstance(serverapp.identity_provider, InterviewIdentityProvider):
             self.log.warning(
                 "jupyter_interview: ServerApp.identity_provider_class is not InterviewIdentityProvider;"
@@ -305,6 +308,7 @@ class InterviewApp(ExtensionApp):
             {
                 SERVICE_KEY: self.service,
                 HUB_KEY: self.hub,
+                EXECUTIONS_KEY: self.executions,
                 ORIGINS_KEY: [o.rstrip("/").lower() for o in self.ws_allowed_origins],
                 LIMITS_KEY: RateLimits(
                     dict(self.rate_limits), RedisStorage(self.redis_url) if self.redis_url else None

@@ -10,6 +10,7 @@ candidates' sockets at End, and sets TCP_NODELAY. The owner's sockets behave exa
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -78,6 +79,10 @@ class CollabSockets:
         self.serverapp = serverapp
         self.by_room: dict[str, set[RoomDocSocketHandler]] = {}
         self._ydoc_kwargs: dict[str, Any] | None = None
+        # Called for each document update a participant's socket lets through, before the room
+        # applies it: (interview room id, participant id, collaboration room name, the raw message).
+        # History attributes snapshots with it; the activity feed summarises it. Must not block.
+        self.edit_listeners: list[Callable[[str, str, str, bytes], None]] = []
         service.add_listener(self.on_change)
 
     def ydoc_handler_kwargs(self) -> dict[str, Any]:
@@ -233,6 +238,10 @@ class RoomDocSocketHandler(YDocWebSocketHandler):  # type: ignore[misc]
                     user.room_id,
                 )
             return
+        if user is not None and self.sockets.edit_listeners and changes_document(message):
+            raw = message if isinstance(message, bytes) else message.encode()
+            for listener in self.sockets.edit_listeners:
+                listener(user.room_id or "", user.participant_id or "", self._room_id, raw)
         await super().on_message(message)
 
     def on_close(self) -> None:

@@ -31,6 +31,7 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "ICE servers": ("GET", "interview/api/rooms/{room}/ice-servers", None),
     "API description": ("GET", "interview/api/openapi.json", None),
     "lab page": ("GET", "lab/tree/" + NB, None),
+    "lab assets": ("GET", "static/lab/package.json", None),
     "settings (read)": ("GET", "lab/api/settings", None),
     "translations, themes, listings": ("GET", "lab/api/translations", None),
     "own workspace": ("GET", "lab/api/workspaces/default", None),

@@ -364,6 +364,12 @@ class InterviewApp(ExtensionApp):
                 page_config = previous(handler, page_config)
             user = handler.current_user
             if isinstance(user, InterviewUser) and not user.is_owner:
+                # jupyterlab_server hands every request the same dict (the app's page_config_data):
+                # change a copy, or one participant's values reach the next page, the owner's too.
+                page_config = dict(page_config)
+                # The lab would send the server's own token with every request: the owner's identity.
+                page_config["token"] = ""
+                page_config["terminalsAvailable"] = False
                 page_config["disabledExtensions"] = [*page_config.get("disabledExtensions", []), *disabled]
                 page_config["interviewRoom"] = user.room_id
                 page_config["interviewRole"] = user.role

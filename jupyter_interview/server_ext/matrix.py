@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
     _rule("API description", "GET", r"interview/api/openapi\.json", GLOBAL, P, P),
     # ---- JupyterLab: page, assets, read-only settings, own workspace ----
     _rule("lab page", "GET", r"lab(/tree/.*|/workspaces/.*)?/?", GLOBAL, P, P),
+    _rule("lab assets", "GET", r"(static|lab/extensions)/.+", GLOBAL, P, P, "static files"),
     _rule("settings (read)", "GET", r"lab/api/settings(/.*)?", GLOBAL, P, P, "writes refused"),
     _rule(
         "translations, themes, listings", "GET", r"lab/api/(translations|themes|listings)(/.*)?", GLOBAL, P, P

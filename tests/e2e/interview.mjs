@@ -1,0 +1,471 @@
+// The interview, end to end in two real browsers: an interviewer (direct to the server and coturn)
+// and a candidate (through the severable HTTP and TURN proxies). One scenario, in order; every
+// observation goes into `checks` for tests/test_e2e_browser.py to assert on.
+//
+// Config on stdin: stack.py's runner_config() plus `room`, `interviewerLink`, `candidateLink`,
+// `candidateId`, `interviewerId`, `artifacts` (screenshot folder), `cutMs`.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+import {
+  CutProxy,
+  acceptDialog,
+  closeParticipant,
+  deadline,
+  launchParticipant,
+  log,
+  marks,
+  mediaStats,
+  passDeviceCheck,
+  readConfig,
+  rewriteTurnPort,
+  sleep,
+  tid,
+  until,
+  videoFlowing
+} from './lib.mjs';
+
+const config = await readConfig();
+const result = { checks: {}, step: null, screenshots: [], figures: {} };
+const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
+const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
+const people = [];
+const cleanup = async () => {
+  for (const p of people) {
+    result.console = { ...(result.console ?? {}), [p.name]: p.console.slice(-40) };
+    await closeParticipant(p);
+  }
+  await http.close();
+  await turn.close();
+};
+deadline(config.limitMs ?? 300000, result, cleanup);
+fs.mkdirSync(config.artifacts, { recursive: true });
+
+/** A prerequisite: a failure stops the scenario (what follows depends on it). */
+async function step(name, fn) {
+  result.step = name;
+  log('step', name);
+  return fn();
+}
+
+/** An observation: recorded as ok or not, the scenario goes on. */
+async function check(name, fn) {
+  log('check', name);
+  try {
+    const detail = await fn();
+    result.checks[name] = { ok: true, ...(detail ?? {}) };
+  } catch (e) {
+    result.checks[name] = { ok: false, error: String(e?.message ?? e).slice(0, 2000) };
+    log('  failed:', result.checks[name].error);
+  }
+}
+
+async function screenshot(p, label) {
+  const file = path.join(config.artifacts, `${p.name}-${label}.png`);
+  try {
+    await p.page.screenshot({ path: file, timeout: 10000 });
+    result.screenshots.push(file);
+  } catch (e) {
+    log('screenshot failed', file, e.message);
+  }
+}
+
+const visible = (page, selector, timeout = 10000) =>
+  page.locator(selector).first().waitFor({ state: 'visible', timeout });
+const hidden = (page, selector, timeout = 10000) =>
+  page.locator(selector).first().waitFor({ state: 'hidden', timeout });
+const tile = id => `${tid('ji-tile')}[data-participant="${id}"]`;
+const person = id => `${tid('ji-participant')}[data-participant="${id}"]`;
+const attr = (page, selector, name) => page.locator(selector).first().getAttribute(name, { timeout: 5000 });
+
+async function waitAttr(page, selector, name, want, timeout = 10000) {
+  await until(`${selector} ${name}=${want}`, async () => (await attr(page, selector, name)) === want, timeout);
+}
+
+/** Remaining timer ms as of one shared instant (the timer counts down 1 ms per ms when running). */
+async function timerAt(page) {
+  const [remaining, at, state] = await page.evaluate(sel => {
+    const el = document.querySelector(sel);
+    return [Number(el?.getAttribute('data-remaining-ms')), Date.now(), el?.getAttribute('data-state')];
+  }, tid('ji-timer'));
+  return { remaining, at, state };
+}
+
+async function timersAgree(a, b, samples = 3) {
+  let worst = 0;
+  const seen = [];
+  for (let i = 0; i < samples; i++) {
+    const x = await timerAt(a);
+    const y = await timerAt(b);
+    if (!Number.isFinite(x.remaining) || !Number.isFinite(y.remaining)) {
+      throw new Error(`no data-remaining-ms: ${JSON.stringify([x, y])}`);
+    }
+    const running = x.state === 'running';
+    const diff = Math.abs(x.remaining - (y.remaining + (running ? y.at - x.at : 0)));
+    worst = Math.max(worst, diff);
+    seen.push([x.remaining, y.remaining, x.state, y.state]);
+    await sleep(400);
+  }
+  if (worst > 1000) {
+    throw new Error(`timers differ by ${worst} ms: ${JSON.stringify(seen)}`);
+  }
+  return { worstDiffMs: worst, samples: seen };
+}
+
+async function notebookText(page) {
+  return (await page.locator('.jp-NotebookPanel .jp-Cell .cm-content').allTextContents()).join('\n');
+}
+
+async function typeInFirstCell(page, text) {
+  const editor = page.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first();
+  await editor.click({ timeout: 5000 });
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type(text, { delay: 20 });
+}
+
+async function sendChat(from, text) {
+  const input = from.page.locator(tid('ji-chat-input')).first();
+  await input.click();
+  await input.pressSequentially(text, { delay: 40 });
+  await from.page.locator(tid('ji-chat-send')).first().click();
+}
+
+async function chatArrived(to, fromId, text, timeout = 10000) {
+  const message = to.page.locator(`${tid('ji-chat-message')}[data-from="${fromId}"]`, { hasText: text });
+  await message.first().waitFor({ state: 'visible', timeout });
+}
+
+let interviewer;
+let candidate;
+try {
+  await step('start the proxies', async () => {
+    await http.start();
+    await turn.start();
+  });
+  interviewer = await step('launch the interviewer browser', async () => {
+    const p = await launchParticipant(config, 'interviewer');
+    people.push(p);
+    await rewriteTurnPort(p, config.turnProxyPort, config.turnPort);
+    return p;
+  });
+  candidate = await step('launch the candidate browser', async () => {
+    const p = await launchParticipant(config, 'candidate');
+    people.push(p);
+    return p;
+  });
+  const I = interviewer.page;
+  const C = candidate.page;
+
+  await step('the interviewer opens the link and enters', async () => {
+    await I.goto(config.interviewerLink, { timeout: 60000 });
+    await passDeviceCheck(I, 60000);
+    await visible(I, tid('ji-panel'), 60000);
+  });
+  await check('interviewer page is in interview mode', async () => {
+    const [cls, role] = await I.evaluate(() => [document.body.className, document.body.dataset.interviewRole]);
+    if (!cls.includes('jp-Interview-mode') || role !== 'interviewer') {
+      throw new Error(`body class ${cls}, data-interview-role ${role}`);
+    }
+    return { role };
+  });
+  await step('the interviewer starts the interview', async () => {
+    await I.locator(tid('ji-start')).first().click({ timeout: 10000 });
+    await acceptDialog(I, 1500);
+    await hidden(I, tid('ji-start'), 10000).catch(() => {});
+  });
+
+  await step('the candidate opens the link through the proxy', async () => {
+    await C.goto(config.candidateLink, { timeout: 60000 });
+  });
+  await check('device check shows preview, level and the recording notice', async () => {
+    await visible(C, tid('ji-device-check'), 60000);
+    await visible(C, tid('ji-recording-notice'), 5000);
+    const width = await until(
+      'the camera preview to play',
+      () => C.locator(tid('ji-device-preview')).first().evaluate(v => v.videoWidth),
+      10000
+    );
+    const join = C.locator(tid('ji-join')).first();
+    const ack = C.locator(tid('ji-recording-ack')).first();
+    const ackChecked = await ack.isChecked();
+    const joinEnabledBeforeAck = await join.isEnabled();
+    return { previewWidth: width, ackCheckedAtFirst: ackChecked, joinEnabledBeforeAck };
+  });
+  await step('the candidate acknowledges and joins', async () => {
+    await passDeviceCheck(C, 10000);
+  });
+  await check('candidate waits in the waiting room', async () => {
+    await visible(C, tid('ji-waiting-room'), 20000);
+    if ((await C.locator(tid('ji-panel')).count()) > 0 && (await C.locator(tid('ji-panel')).first().isVisible())) {
+      throw new Error('the panel is visible before admission');
+    }
+  });
+  await step('the interviewer sees the knock and admits', async () => {
+    const knock = `${tid('ji-knock')}[data-participant="${config.candidateId}"]`;
+    await visible(I, knock, 20000);
+    await I.locator(`${knock} ${tid('ji-admit')}`).first().click();
+  });
+  await check('admitted candidate leaves the waiting room for the panel', async () => {
+    await hidden(C, tid('ji-waiting-room'), 15000);
+    await visible(C, tid('ji-panel'), 15000);
+    const role = await C.evaluate(() => document.body.dataset.interviewRole);
+    if (role !== 'candidate') {
+      throw new Error(`data-interview-role ${role}`);
+    }
+  });
+
+  await step('each side sees the other side\'s video', async () => {
+    for (const [p, other] of [
+      [I, config.candidateId],
+      [C, config.interviewerId]
+    ]) {
+      await until(
+        `a playing remote video in the tile of ${other}`,
+        () => p.locator(`${tile(other)} ${tid('ji-video-remote')}`).first().evaluate(v => v.videoWidth),
+        30000
+      );
+    }
+  });
+  await check('both videos play with growing inbound bytes', async () => {
+    const out = {};
+    for (const [name, p, other] of [
+      ['interviewer', I, config.candidateId],
+      ['candidate', C, config.interviewerId]
+    ]) {
+      await videoFlowing(p, 15000);
+      const width = await p.locator(`${tile(other)} ${tid('ji-video-remote')}`).first().evaluate(v => v.videoWidth);
+      const stats = await mediaStats(p);
+      out[name] = { videoWidth: width, bytesReceived: stats.bytesReceived, path: stats.localTypes };
+    }
+    return out;
+  });
+  await check('candidate media goes through the TURN relay over TCP', async () => {
+    const s = await mediaStats(C);
+    if (!s.localTypes.length || !s.localTypes.every(t => t === 'relay/tcp')) {
+      throw new Error(`selected local candidates ${JSON.stringify(s.localTypes)}`);
+    }
+    if (turn.accepted === 0) {
+      throw new Error('nothing connected through the TURN proxy');
+    }
+    return { localTypes: s.localTypes, turnProxyConnections: turn.accepted };
+  });
+  result.figures.candidateMarks = await marks(C);
+  await screenshot(interviewer, '1-call');
+  await screenshot(candidate, '1-call');
+
+  await check('candidate has no notes tab, the interviewer has one', async () => {
+    const candidateTabs = await C.locator(tid('ji-notes-tab')).count();
+    const candidateEditors = await C.locator(tid('ji-notes-editor')).count();
+    const interviewerTabs = await I.locator(tid('ji-notes-tab')).count();
+    if (candidateTabs !== 0 || candidateEditors !== 0 || interviewerTabs === 0) {
+      throw new Error(`notes tabs: candidate ${candidateTabs} (editors ${candidateEditors}), interviewer ${interviewerTabs}`);
+    }
+    return { interviewerTabs };
+  });
+  await check('notes API answers 403 to the candidate and 200 to the interviewer', async () => {
+    const get = (page, room) =>
+      page.evaluate(async url => (await fetch(url, { credentials: 'same-origin' })).status, `${config.baseUrl}interview/api/rooms/${room}/notes`);
+    const c = await get(C, config.room);
+    const i = await get(I, config.room);
+    if (c !== 403 || i !== 200) {
+      throw new Error(`candidate ${c}, interviewer ${i}`);
+    }
+    return { candidate: c, interviewer: i };
+  });
+
+  await check('muting the microphone and camera shows on the other side', async () => {
+    const mic = C.locator(tid('ji-mic-toggle')).first();
+    const cam = C.locator(tid('ji-cam-toggle')).first();
+    const before = await mic.getAttribute('aria-pressed');
+    await waitAttr(I, tile(config.candidateId), 'data-mic', 'on');
+    await mic.click();
+    await waitAttr(I, tile(config.candidateId), 'data-mic', 'off');
+    const after = await mic.getAttribute('aria-pressed');
+    await mic.click();
+    await waitAttr(I, tile(config.candidateId), 'data-mic', 'on');
+    await cam.click();
+    await waitAttr(I, tile(config.candidateId), 'data-cam', 'off');
+    await cam.click();
+    await waitAttr(I, tile(config.candidateId), 'data-cam', 'on');
+    if (before === after) {
+      throw new Error(`the mic toggle's aria-pressed stayed ${before}`);
+    }
+    return { ariaPressed: [before, after] };
+  });
+
+  await check('screen share switches by replaceTrack with no new offer', async () => {
+    const offers = () => [interviewer.sentOffers.length, candidate.sentOffers.length];
+    await sleep(1000); // negotiation of the call itself is over
+    const before = offers();
+    const remote = I.locator(`${tile(config.candidateId)} ${tid('ji-video-remote')}`).first();
+    const widthBefore = await remote.evaluate(v => v.videoWidth);
+    await C.locator(tid('ji-screen-toggle')).first().click();
+    await waitAttr(C, tid('ji-screen-toggle'), 'aria-pressed', 'true');
+    await waitAttr(I, tile(config.candidateId), 'data-screen', 'on');
+    const widthShared = await until(
+      'the remote video to change size to the shared screen',
+      async () => {
+        const w = await remote.evaluate(v => v.videoWidth);
+        return w !== widthBefore && w > 0 ? w : 0;
+      },
+      15000
+    );
+    await screenshot(interviewer, '2-screen-share');
+    await C.locator(tid('ji-screen-toggle')).first().click();
+    await waitAttr(I, tile(config.candidateId), 'data-screen', 'off');
+    const widthAfter = await until(
+      'the camera to come back',
+      async () => {
+        const w = await remote.evaluate(v => v.videoWidth);
+        return w === widthBefore ? w : 0;
+      },
+      15000
+    );
+    await sleep(1000);
+    const after = offers();
+    if (after[0] !== before[0] || after[1] !== before[1]) {
+      throw new Error(`sdp-offer frames sent (interviewer, candidate): ${before} before, ${after} after`);
+    }
+    return { widths: [widthBefore, widthShared, widthAfter], offers: after };
+  });
+
+  await check('chat round trip with typing indicator', async () => {
+    const input = C.locator(tid('ji-chat-input')).first();
+    await input.click();
+    await input.pressSequentially('hello from the candidate', { delay: 50 });
+    await visible(I, tid('ji-typing'), 5000);
+    const typingText = (await I.locator(tid('ji-typing')).first().textContent()) ?? '';
+    const typingAttr = await attr(I, person(config.candidateId), 'data-typing');
+    if (!typingText.trim()) {
+      throw new Error('the typing indicator has no text');
+    }
+    await C.locator(tid('ji-chat-send')).first().click();
+    await chatArrived(interviewer, config.candidateId, 'hello from the candidate');
+    await sendChat(interviewer, 'hello from the interviewer');
+    await chatArrived(candidate, config.interviewerId, 'hello from the interviewer');
+    return { typingText: typingText.trim(), typingAttr };
+  });
+
+  await step('the interviewer starts the timer', async () => {
+    await I.locator(tid('ji-timer-start')).first().click({ timeout: 10000 });
+    await waitAttr(I, tid('ji-timer'), 'data-state', 'running');
+    await waitAttr(C, tid('ji-timer'), 'data-state', 'running');
+  });
+  await check('both timers agree within 1 s', () => timersAgree(I, C));
+
+  await check('candidate edits reach the interviewer while live', async () => {
+    await typeInFirstCell(C, '# live-edit-by-candidate');
+    await until('the edit at the interviewer', async () => (await notebookText(I)).includes('live-edit-by-candidate'), 10000);
+  });
+
+  // ---------------- a 5 s cut of the candidate's network ----------------
+  await step('the network cut', async () => {
+    await C.evaluate(() => {
+      window.__e2eNoReload = 'still-here';
+    });
+    const cutMs = config.cutMs ?? 5000;
+    const navigations = [];
+    C.on('framenavigated', f => f === C.mainFrame() && navigations.push(f.url()));
+    await http.sever();
+    await turn.sever();
+    const cutAt = Date.now();
+    log('cut');
+    await check('candidate sees the reconnecting banner during the cut', async () => {
+      await visible(C, tid('ji-reconnecting'), cutMs - 500);
+      return { afterMs: Date.now() - cutAt };
+    });
+    await check('interviewer sees the candidate reconnecting', async () => {
+      const presence = await until(
+        'presence reconnecting or offline',
+        async () => {
+          const v = await attr(I, person(config.candidateId), 'data-presence');
+          return v === 'reconnecting' || v === 'offline' ? v : '';
+        },
+        Math.max(500, cutMs - (Date.now() - cutAt) - 300)
+      );
+      return { presence };
+    });
+    await sendChat(interviewer, 'sent during the cut');
+    const a = await mediaStats(C);
+    await sleep(Math.max(0, cutMs - 1000 - (Date.now() - cutAt)));
+    const b = await mediaStats(C);
+    result.figures.candidateBytesDuringCut = b.bytesReceived - a.bytesReceived;
+    await sleep(Math.max(0, cutMs - (Date.now() - cutAt)));
+    await turn.restore();
+    await http.restore();
+    const restoredAt = Date.now();
+    log('restored after', restoredAt - cutAt, 'ms');
+    await check('video flows again after the cut', async () => {
+      const c = await videoFlowing(C, 30000);
+      const i = await videoFlowing(I, 30000);
+      result.figures.videoBackAfterRestoreMs = Math.max(c, i) - restoredAt;
+      const s = await mediaStats(C);
+      return { candidateMs: c - restoredAt, interviewerMs: i - restoredAt, path: s.localTypes };
+    });
+    await check('the reconnecting banner goes away', async () => {
+      await hidden(C, tid('ji-reconnecting'), 20000);
+      await waitAttr(I, person(config.candidateId), 'data-presence', 'online', 20000);
+      return { afterMs: Date.now() - restoredAt };
+    });
+    await check('chat recovers both ways without reload', async () => {
+      await chatArrived(candidate, config.interviewerId, 'sent during the cut', 20000);
+      await sendChat(candidate, 'back after the cut');
+      await chatArrived(interviewer, config.candidateId, 'back after the cut', 20000);
+    });
+    await check('timers agree again after the cut', () => timersAgree(I, C));
+    await check('the candidate page was not reloaded', async () => {
+      const marker = await C.evaluate(() => window.__e2eNoReload);
+      if (marker !== 'still-here' || navigations.length) {
+        throw new Error(`marker ${marker}; navigations ${JSON.stringify(navigations)}`);
+      }
+    });
+    await screenshot(candidate, '3-after-cut');
+  });
+
+  // ---------------- End ----------------
+  await step('the interviewer ends the interview', async () => {
+    await I.locator(tid('ji-end')).first().click({ timeout: 10000 });
+    await acceptDialog(I, 2000);
+  });
+  await check('candidate sees the end screen', async () => {
+    await visible(C, tid('ji-end-screen'), 15000);
+  });
+  await check('candidate notebook is read-only after End', async () => {
+    const editable = await until(
+      'the candidate editors to turn read-only',
+      () =>
+        C.evaluate(() => {
+          const editors = [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .cm-content')];
+          return editors.length > 0 && editors.every(e => e.getAttribute('contenteditable') !== 'true')
+            ? editors.length
+            : 0;
+        }),
+      15000
+    );
+    // Typing anyway (forced, past any overlay) must not reach the interviewer's document.
+    const editor = C.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first();
+    await editor.click({ force: true, timeout: 5000 }).catch(() => {});
+    await C.keyboard.type('typed-after-end', { delay: 10 });
+    await sleep(3000);
+    const text = await notebookText(I);
+    if (text.includes('typed-after-end')) {
+      throw new Error('text typed after End reached the interviewer');
+    }
+    return { readOnlyEditors: editable };
+  });
+  await screenshot(interviewer, '4-ended');
+  await screenshot(candidate, '4-ended');
+  result.ok = true;
+} catch (e) {
+  result.error = `${result.step}: ${String(e?.message ?? e)}`.slice(0, 3000);
+  log('error:', result.error);
+  for (const p of people) {
+    await screenshot(p, 'failure');
+  }
+} finally {
+  result.proxies = { http: http.accepted, turn: turn.accepted };
+  await cleanup();
+}
+process.stdout.write(JSON.stringify(result) + '\n');
+process.exit(0);

@@ -1,0 +1,353 @@
+// Browser side of the end-to-end tests and the UI benchmark: Chromium with fake media, severable
+// loopback proxies, and in-page probes (peer connections, first-seen times, first video frames).
+//
+// Runners read one JSON config on stdin (tests/e2e/stack.py writes it), log steps on stderr and
+// print one JSON object as their last stdout line.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream'
+];
+
+const started = Date.now();
+
+export function log(...parts) {
+  const s = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[${s}s] ${parts.join(' ')}\n`);
+}
+
+export function sleep(ms) {
+  return new Promise(resolve => setTimeout(resolve, ms));
+}
+
+export async function readConfig() {
+  const chunks = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Polls fn until it returns a truthy value; throws naming what was awaited after timeoutMs. */
+export async function until(what, fn, timeoutMs = 10000, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) {
+        return last;
+      }
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? `: ${last.message}` : last === undefined ? '' : `: last ${JSON.stringify(last)}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * A loopback TCP proxy the test can sever: `sever()` resets every open connection and stops
+ * listening (new connections are refused) until `restore()` listens on the same port again.
+ */
+export class CutProxy {
+  constructor(name, listenPort, targetPort) {
+    this.name = name;
+    this.listenPort = listenPort;
+    this.targetPort = targetPort;
+    this.sockets = new Set();
+    this.server = null;
+    this.accepted = 0;
+    this.bytes = 0;
+  }
+
+  async start() {
+    const server = net.createServer({ noDelay: true }, client => this._pipe(client));
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.listenPort, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  _pipe(client) {
+    this.accepted += 1;
+    const upstream = net.connect({ port: this.targetPort, host: '127.0.0.1', noDelay: true });
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.on('data', d => {
+      this.bytes += d.length;
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  async sever() {
+    const server = this.server;
+    this.server = null;
+    const closed = server ? new Promise(resolve => server.close(resolve)) : Promise.resolve();
+    for (const s of [...this.sockets]) {
+      if (typeof s.resetAndDestroy === 'function') {
+        s.resetAndDestroy();
+      } else {
+        s.destroy();
+      }
+    }
+    await closed;
+  }
+
+  async restore() {
+    await this.start();
+  }
+
+  async close() {
+    await this.sever();
+  }
+}
+
+/** Runs in every page before its scripts: keeps the page's peer connections and first-seen times. */
+function probe() {
+  const e2e = { marks: {}, peers: [], offline: [] };
+  Object.defineProperty(window, '__e2e', { value: e2e });
+  const now = () => performance.timeOrigin + performance.now();
+  const Original = window.RTCPeerConnection;
+  if (Original) {
+    // A subclass: instanceof and the prototype stay those of the browser.
+    window.RTCPeerConnection = class extends Original {
+      constructor(...args) {
+        super(...args);
+        e2e.peers.push(this);
+      }
+    };
+  }
+  const selectors = {
+    panel: '[data-testid="ji-panel"]',
+    deviceCheck: '[data-testid="ji-device-check"]',
+    waitingRoom: '[data-testid="ji-waiting-room"]',
+    notebookCell: '.jp-NotebookPanel .jp-Cell .cm-content',
+    remoteVideo: '[data-testid="ji-video-remote"]'
+  };
+  const framed = new WeakSet();
+  const check = () => {
+    for (const [name, selector] of Object.entries(selectors)) {
+      if (name !== 'remoteVideo' && e2e.marks[name] !== undefined) {
+        continue;
+      }
+      const found = document.querySelectorAll(selector);
+      if (found.length === 0) {
+        continue;
+      }
+      if (e2e.marks[name] === undefined) {
+        e2e.marks[name] = now();
+      }
+      if (name === 'remoteVideo') {
+        for (const video of found) {
+          if (framed.has(video) || typeof video.requestVideoFrameCallback !== 'function') {
+            continue;
+          }
+          framed.add(video);
+          video.requestVideoFrameCallback(() => {
+            if (e2e.marks.firstRemoteFrame === undefined) {
+              e2e.marks.firstRemoteFrame = now();
+              e2e.marks.firstRemoteFrameWidth = video.videoWidth;
+            }
+          });
+        }
+      }
+    }
+  };
+  new MutationObserver(check).observe(document, { childList: true, subtree: true });
+}
+
+/** A browser of its own (fresh user-data-dir) for one participant, with the probe installed. */
+export async function launchParticipant(config, name, options = {}) {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), `ji-e2e-${name}-`));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: config.chromium,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 860 },
+    ignoreHTTPSErrors: false,
+    ...options
+  });
+  await context.addInitScript(probe);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const participant = { name, context, page, userDataDir, sentOffers: [], console: [] };
+  page.on('websocket', ws => {
+    if (!/\/interview\/api\/rooms\/[^/]+\/ws/.test(ws.url())) {
+      return;
+    }
+    ws.on('framesent', frame => {
+      try {
+        const message = JSON.parse(String(frame.payload));
+        if (message.type === 'sdp-offer') {
+          participant.sentOffers.push(Date.now());
+        }
+      } catch {
+        // not JSON: not ours to count
+      }
+    });
+  });
+  page.on('console', msg => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      participant.console.push(`${msg.type()}: ${msg.text()}`.slice(0, 500));
+    }
+  });
+  page.on('requestfailed', r =>
+    participant.console.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`.slice(0, 500))
+  );
+  page.on('pageerror', err => participant.console.push(`pageerror: ${err.message}`.slice(0, 500)));
+  return participant;
+}
+
+export async function closeParticipant(p) {
+  try {
+    await p.context.close();
+  } catch {
+    // already gone
+  }
+  fs.rmSync(p.userDataDir, { recursive: true, force: true });
+}
+
+/**
+ * Points this participant's copy of the server's ICE settings at another TURN port: the server
+ * names the candidate's severable proxy, and the interviewer's path must not cross it.
+ */
+export async function rewriteTurnPort(p, fromPort, toPort) {
+  await p.context.route(/\/interview\/api\/rooms\/[^/]+\/ice-servers/, async route => {
+    const response = await route.fetch();
+    const body = (await response.text()).split(`:${fromPort}?`).join(`:${toPort}?`);
+    await route.fulfill({ response, body });
+  });
+}
+
+export const tid = id => `[data-testid="${id}"]`;
+
+/** Inbound/outbound video counters and the selected ICE path, summed over the page's live peers. */
+export async function mediaStats(page) {
+  return page.evaluate(async () => {
+    const out = { bytesReceived: 0, framesDecoded: 0, bytesSent: 0, peers: 0, localTypes: [], states: [] };
+    for (const pc of window.__e2e.peers) {
+      out.states.push(pc.connectionState);
+      if (pc.connectionState === 'closed') {
+        continue;
+      }
+      out.peers += 1;
+      const report = await pc.getStats();
+      const byId = new Map();
+      report.forEach(r => byId.set(r.id, r));
+      report.forEach(r => {
+        if (r.type === 'inbound-rtp' && r.kind === 'video') {
+          out.bytesReceived += r.bytesReceived ?? 0;
+          out.framesDecoded += r.framesDecoded ?? 0;
+        } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
+          out.bytesSent += r.bytesSent ?? 0;
+        } else if (r.type === 'transport' && r.selectedCandidatePairId) {
+          const pair = byId.get(r.selectedCandidatePairId);
+          const local = pair && byId.get(pair.localCandidateId);
+          if (local) {
+            out.localTypes.push(`${local.candidateType}/${local.relayProtocol ?? local.protocol}`);
+          }
+        }
+      });
+    }
+    return out;
+  });
+}
+
+/** Waits until the page's inbound video bytes and decoded frames grow; returns when they did (epoch ms). */
+export async function videoFlowing(page, timeoutMs = 15000, everyMs = 100) {
+  const first = await mediaStats(page);
+  return until(
+    'inbound video bytes and decoded frames to grow',
+    async () => {
+      const s = await mediaStats(page);
+      return s.bytesReceived > first.bytesReceived && s.framesDecoded > first.framesDecoded ? Date.now() : 0;
+    },
+    timeoutMs,
+    everyMs
+  );
+}
+
+/** Clicks through the device check (ticking the recording notice when shown) if it is shown. */
+export async function passDeviceCheck(page, timeoutMs = 30000) {
+  const check = page.locator(tid('ji-device-check'));
+  const panel = page.locator(tid('ji-panel'));
+  const waiting = page.locator(tid('ji-waiting-room'));
+  await check.or(panel).or(waiting).first().waitFor({ state: 'visible', timeout: timeoutMs });
+  if (!(await check.isVisible())) {
+    return false;
+  }
+  const ack = page.locator(tid('ji-recording-ack'));
+  if ((await ack.count()) > 0 && !(await ack.isChecked())) {
+    await ack.check();
+  }
+  await page.locator(tid('ji-join')).click();
+  return true;
+}
+
+/** Clicks accept in a JupyterLab dialog if one comes up within timeoutMs (a confirmation). */
+export async function acceptDialog(page, timeoutMs = 2000) {
+  const accept = page.locator('.jp-Dialog .jp-mod-accept');
+  try {
+    await accept.first().waitFor({ state: 'visible', timeout: timeoutMs });
+  } catch {
+    return false;
+  }
+  await accept.first().click();
+  return true;
+}
+
+/** The page's marks (epoch ms) from the probe. */
+export async function marks(page) {
+  return page.evaluate(() => ({ ...window.__e2e.marks }));
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) {
+    return null;
+  }
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Ends the process after ms whatever happens, printing what the runner has so far. */
+export function deadline(ms, result, cleanup) {
+  const timer = setTimeout(async () => {
+    result.error = result.error ?? `the runner's overall limit of ${ms / 1000} s was reached`;
+    try {
+      await Promise.race([cleanup(), sleep(10000)]);
+    } finally {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      process.exit(3);
+    }
+  }, ms);
+  timer.unref();
+  return timer;
+}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, cast
 from urllib.parse import urlparse
 
@@ -39,6 +40,7 @@ CLOSE_ENDED = 4005
 # y-protocols message types (first byte) and sync steps (second byte), as pycrdt's YRoom reads them.
 SYNC = 0
 SYNC_STEP1 = 0
+AWARENESS = b"\x01"
 
 
 def changes_document(message: bytes | str) -> bool:
@@ -83,6 +85,12 @@ class CollabSockets:
         # applies it: (interview room id, participant id, collaboration room name, the raw message).
         # History attributes snapshots with it; the activity feed summarises it. Must not block.
         self.edit_listeners: list[Callable[[str, str, str, bytes], None]] = []
+        # Called, the same way, for each awareness message (cursors, selections) of a participant.
+        self.awareness_listeners: list[Callable[[str, str, str, bytes], None]] = []
+        # The participant whose socket's messages the running task applies. jupyter-collaboration
+        # applies a socket's messages in a task created while the socket opens, which copies the
+        # context set there: observers of the server's document read the writer from here.
+        self.writer: ContextVar[InterviewUser | None] = ContextVar("interview_collab_writer", default=None)
         service.add_listener(self.on_change)
 
     def ydoc_handler_kwargs(self) -> dict[str, Any]:
@@ -224,6 +232,7 @@ class RoomDocSocketHandler(YDocWebSocketHandler):  # type: ignore[misc]
             room = self.sockets.service.get_room(self.participant.room_id or "")
             self.opened_after_end = room.state is RoomState.ENDED
             self.sockets.add(self)
+            self.sockets.writer.set(self.participant)
         await super().open(*args, **kwargs)
 
     async def on_message(self, message: bytes | str) -> None:
@@ -242,6 +251,9 @@ class RoomDocSocketHandler(YDocWebSocketHandler):  # type: ignore[misc]
             raw = message if isinstance(message, bytes) else message.encode()
             for listener in self.sockets.edit_listeners:
                 listener(user.room_id or "", user.participant_id or "", self._room_id, raw)
+        elif user is not None and isinstance(message, bytes) and message[:1] == AWARENESS:
+            for listener in self.sockets.awareness_listeners:
+                listener(user.room_id or "", user.participant_id or "", self._room_id, message)
         await super().on_message(message)
 
     def on_close(self) -> None:

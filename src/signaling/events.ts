@@ -6,13 +6,26 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * Payload of `activity` (server to client). Summaries from the collaboration layer, to interviewers
- * only.
+ * only: who edited which cell, moved their cursor, ran a cell. Throttled per participant, kind and
+ * cell; `count` says how many changes one event sums up.
  */
 export interface ActivityPayload {
   kind: 'code-change' | 'cursor-move' | 'cell-executed';
   participant_id?: string;
+  /** The participant's name from their invite (never from the client). */
+  name?: string;
+  role?: 'interviewer' | 'candidate';
+  /** The cell's id (nbformat); absent when the change was not to one cell. */
   cell?: string;
+  /** The cell's position in the notebook (0-based) when the event was made. */
+  index?: number;
+  /** cursor-move: the cursor's line in the cell (1-based). */
+  line?: number;
+  /** cell-executed: how the execution ended, as the server saw the kernel answer. */
+  status?: 'ok' | 'error' | 'aborted' | 'timeout' | 'died' | 'restarted';
+  execution_count?: number;
   summary?: string;
+  /** How many changes this event sums up (1 unless throttling merged several). */
   count?: number;
 }
 

@@ -20,6 +20,7 @@ from jupyter_interview.rooms.invites import InviteCodec, InviteKeys
 from jupyter_interview.rooms.redis_store import RedisRoomStore
 from jupyter_interview.rooms.service import RoomService
 from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
+from jupyter_interview.server_ext.activity import ActivityFeed
 from jupyter_interview.server_ext.authorizer import InterviewAuthorizer
 from jupyter_interview.server_ext.collab import ROUTE as COLLAB_ROUTE
 from jupyter_interview.server_ext.collab import YDOC_EXTENSION, CollabSockets, RoomDocSocketHandler
@@ -296,6 +297,10 @@ class InterviewApp(ExtensionApp):
         self.collab_sockets = CollabSockets(self.service, serverapp)
         # Executions as the server saw them (kernel side publishes; history and activity subscribe).
         self.executions = ExecutionFeed()
+        # Who edited which cell, cursors, executions: summaries to interviewers (config: ActivityFeed).
+        self.activity = ActivityFeed(
+            self.hub, self.service, self.collab_sockets, self.executions, parent=self
+        )
         if not isinstance(serverapp.identity_provider, InterviewIdentityProvider):
             self.log.warning(
                 "jupyter_interview: ServerApp.identity_provider_class is not InterviewIdentityProvider;"

@@ -149,7 +149,7 @@ function probe() {
     panel: '[data-testid="ji-panel"]',
     deviceCheck: '[data-testid="ji-device-check"]',
     waitingRoom: '[data-testid="ji-waiting-room"]',
-    notebookCell: '.jp-NotebookPanel .jp-Cell .cm-content',
+    notebookCell: '.jp-NotebookPanel .jp-CodeCell .cm-content',
     remoteVideo: '[data-testid="ji-video-remote"]'
   };
   const framed = new WeakSet();

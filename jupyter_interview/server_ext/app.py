@@ -23,7 +23,12 @@ from jupyter_interview.rooms.store import RoomStore, SQLiteRoomStore
 from jupyter_interview.server_ext.activity import ActivityFeed
 from jupyter_interview.server_ext.authorizer import InterviewAuthorizer
 from jupyter_interview.server_ext.collab import ROUTE as COLLAB_ROUTE
-from jupyter_interview.server_ext.collab import YDOC_EXTENSION, CollabSockets, RoomDocSocketHandler
+from jupyter_interview.server_ext.collab import (
+    YDOC_EXTENSION,
+    CollabSockets,
+    RoomDocSocketHandler,
+    use_wal,
+)
 from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.kernels import RoomKernelManager
@@ -236,6 +241,7 @@ class InterviewApp(ExtensionApp):
         ystore = serverapp.config.SQLiteYStore
         if "db_path" not in ystore:
             ystore.db_path = os.path.join(os.path.dirname(self.db_path), "ystore.db")
+        use_wal(str(ystore.db_path))  # each update is a commit: see collab.use_wal
         # Its session file (document ids and session ids) defaults to <root>/.jupyter/ too.
         ydoc = serverapp.config.YDocExtension
         if "session_store_path" not in ydoc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -17,6 +17,18 @@ from jupyter_interview.server_ext.kernelspecs import (
     spec_for_language,
     unavailable_reason,
 )
+
+
+class KernelWatcher(Protocol):
+    """Told of room kernels' lives (server_ext/kernel_lifecycle.py turns them into status events)."""
+
+    def kernel_event(self, kernel_id: str, event: str, detail: Any = None) -> None:
+        """event: "started", "restarting", "restarted" (detail: the future of its first reply),
+        "restart-failed" (detail: the exception) or "removed"."""
+
+    async def kernel_starting(self, room: str, kernel_name: str, env: Any) -> str | None:
+        """A kernel already starting for this room's notebook with this spec, to hand out instead of a
+        second one (the pre-started kernel, when the notebook is opened while it starts)."""
 
 
 def room_of_path(path: str | None) -> str | None:
@@ -39,6 +51,7 @@ class RoomKernelManager(AsyncMappingKernelManager):
         self.kernel_rooms: dict[str, str] = {}
         # Set by InterviewApp: reads rooms' languages and time limits.
         self.room_service: Any = None
+        self.watcher: KernelWatcher | None = None
 
     def _sandboxed_names(self) -> list[str]:
         ksm = self.kernel_spec_manager
@@ -101,15 +114,56 @@ class RoomKernelManager(AsyncMappingKernelManager):
         kwargs["kernel_name"] = kernel_name
         self._check_spec(kernel_name, room)
         if room is not None:
+            if kernel_id is None and self.watcher is not None:
+                pending = await self.watcher.kernel_starting(room, kernel_name, kwargs.get("env"))
+                if pending is not None and pending in self:
+                    return pending
             kwargs[ROOM_ARG] = room
             kwargs[ROOM_DIR_ARG] = self._room_dir(room)
         kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         if room is not None:
             self.kernel_rooms[kid] = room
+            if self.watcher is not None:
+                self.watcher.kernel_event(kid, "started")
         return kid
 
+    def assign_room(self, kernel_id: str, from_room: str, room: str) -> None:
+        """Move a kernel started in a warm-pool slot's folder to the room that folder became.
+
+        Only from the named slot: a kernel already given to a room is never moved again. Restarts
+        then launch in the room's folder (the running sandbox kept its bind, which followed the
+        renamed folder).
+        """
+        if self.kernel_rooms.get(kernel_id) != from_room or kernel_id not in self:
+            raise KeyError(f"kernel {kernel_id} is not the kernel of {from_room}")
+        km = self.get_kernel(kernel_id)
+        launch_args = getattr(km, "_launch_args", None)
+        if isinstance(launch_args, dict):
+            launch_args[ROOM_ARG] = room
+            launch_args[ROOM_DIR_ARG] = self._room_dir(room)
+            launch_args["cwd"] = launch_args[ROOM_DIR_ARG]
+        provisioner = getattr(km, "provisioner", None)
+        if provisioner is not None and hasattr(provisioner, "room"):
+            provisioner.room = room
+        self.kernel_rooms[kernel_id] = room
+
+    async def restart_kernel(self, kernel_id: str, now: bool = False) -> Any:  # type: ignore[override]
+        watcher = self.watcher if kernel_id in self.kernel_rooms else None
+        if watcher is not None:
+            watcher.kernel_event(kernel_id, "restarting")
+        try:
+            replied = await super().restart_kernel(kernel_id, now=now)  # type: ignore[no-untyped-call]
+        except Exception as e:
+            if watcher is not None:
+                watcher.kernel_event(kernel_id, "restart-failed", e)
+            raise
+        if watcher is not None:
+            watcher.kernel_event(kernel_id, "restarted", replied)
+        return replied
+
     def remove_kernel(self, kernel_id: str) -> Any:
-        self.kernel_rooms.pop(kernel_id, None)
+        if self.kernel_rooms.pop(kernel_id, None) is not None and self.watcher is not None:
+            self.watcher.kernel_event(kernel_id, "removed")
         # A kernel whose restarts all failed is dropped without a shutdown: free its sandbox too.
         km = self._kernels.get(kernel_id)
         discard = getattr(getattr(km, "provisioner", None), "discard", None)

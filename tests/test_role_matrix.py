@@ -29,6 +29,11 @@ EXAMPLES: dict[str, tuple[str, str, Any]] = {
     "who am I": ("GET", "interview/api/rooms/{room}/me", None),
     "real-time socket": ("GET", "interview/api/rooms/{room}/ws", None),
     "ICE servers": ("GET", "interview/api/rooms/{room}/ice-servers", None),
+    "version history": ("GET", "interview/api/rooms/{room}/snapshots", None),
+    # Snapshot ids are per room: an unknown one answers 404 once the matrix let the request through.
+    "read or diff a snapshot": ("GET", "interview/api/rooms/{room}/snapshots/999999/diff", None),
+    "restore a snapshot": ("POST", "interview/api/rooms/{room}/snapshots/999999/restore", None),
+    "session replay": ("GET", "interview/api/rooms/{room}/replay", None),
     "API description": ("GET", "interview/api/openapi.json", None),
     "lab page": ("GET", "lab/tree/" + NB, None),
     "lab assets": ("GET", "static/lab/package.json", None),

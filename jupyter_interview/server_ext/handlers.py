@@ -496,9 +496,12 @@ class JoinHandler(JupyterHandler):
 
 
 def default_handlers(base: str) -> list[tuple[str, type[web.RequestHandler]]]:
+    from jupyter_interview.server_ext.history import history_handlers  # it builds on this module
+
     room = r"(?P<room_id>[A-Za-z0-9_-]{1,64})"
     api_base = url_path_join(base, "interview/api")
     return [
+        *history_handlers(base),
         (url_path_join(api_base, r"rooms/?"), RoomsHandler),
         (url_path_join(api_base, "rooms", room + "/?"), RoomHandler),
         (url_path_join(api_base, "rooms", room, "invites/?"), InvitesHandler),

@@ -77,6 +77,10 @@ RULES: tuple[Rule, ...] = (
     _rule("who am I", "GET", IV + r"/me", API_ROOM, P, P),
     _rule("real-time socket", "GET", IV + r"/ws", API_ROOM, P, P, "events filtered by role and admission"),
     _rule("ICE servers", "GET", IV + "/ice-servers", API_ROOM, P, P),
+    _rule("version history", "GET POST", IV + r"/snapshots/?", API_ROOM, P, None, "list; checkpoint"),
+    _rule("read or diff a snapshot", "GET", IV + r"/snapshots/[^/]+(/diff)?", API_ROOM, P, None),
+    _rule("restore a snapshot", "POST", IV + r"/snapshots/([^/]+/restore|undo)", API_ROOM, P, None, "+ undo"),
+    _rule("session replay", "GET", IV + r"/replay", API_ROOM, P, None),
     _rule("API description", "GET", r"interview/api/openapi\.json", GLOBAL, P, P),
     # ---- JupyterLab: page, assets, read-only settings, own workspace ----
     _rule("lab page", "GET", r"lab(/tree/.*|/workspaces/.*)?/?", GLOBAL, P, P),

@@ -30,6 +30,9 @@ INTERVIEW_SERVER_CONFIG: dict[str, Any] = {
         },
         "allow_root": True,
     },
+    # Tests start the kernels they need: no room kernel starts by itself and no warm pool runs
+    # (tests/test_kernel_lifecycle.py turns both on).
+    "KernelLifecycle": {"prestart": "off", "pool_sizes": {}},
 }
 
 

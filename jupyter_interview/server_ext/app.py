@@ -31,6 +31,7 @@ from jupyter_interview.server_ext.collab import (
 )
 from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
+from jupyter_interview.server_ext.kernel_lifecycle import KernelLifecycle
 from jupyter_interview.server_ext.kernels import RoomKernelManager
 from jupyter_interview.server_ext.kernelspecs import kernelspec_handlers
 from jupyter_interview.server_ext.ratelimit import RateLimits
@@ -315,6 +316,20 @@ class InterviewApp(ExtensionApp):
         if not isinstance(serverapp.authorizer, InterviewAuthorizer):
             self.log.warning("jupyter_interview: ServerApp.authorizer_class is not InterviewAuthorizer.")
         self._link_kernels(serverapp)
+        # Room kernels started before they are needed, switched with the language, stopped after the
+        # end; their status to the room (config: KernelLifecycle).
+        self.kernel_lifecycle = (
+            KernelLifecycle(
+                serverapp=serverapp,
+                service=self.service,
+                hub=self.hub,
+                executions=self.executions,
+                multi_process=bool(self.redis_url),
+                parent=self,
+            )
+            if isinstance(serverapp.kernel_manager, RoomKernelManager)
+            else None
+        )
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
@@ -408,6 +423,8 @@ class InterviewApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()
+        if self.kernel_lifecycle is not None:
+            self.kernel_lifecycle.start()
         if self.freeze_startup_heap:
             # What start-up built (Jupyter, the lab, our service) lives as long as the process;
             # frozen, full collections no longer walk it, which keeps real-time pauses short.
@@ -419,6 +436,9 @@ class InterviewApp(ExtensionApp):
             serverapp.web_app.settings[RELAY_KEY] = self.relay
 
     async def stop_extension(self) -> None:
+        lifecycle: KernelLifecycle | None = getattr(self, "kernel_lifecycle", None)
+        if lifecycle is not None:
+            await lifecycle.stop()
         relay: RedisRelay | None = getattr(self, "relay", None)
         if relay is not None:
             await relay.stop()

@@ -160,6 +160,8 @@ class Hub:
         self._tasks: set[asyncio.Future[None]] = set()
         # With several processes, only the room's owner runs its timer (see relay.py).
         self.owns: Callable[[str], bool] = lambda room_id: True
+        # The room kernel's status for the welcome (set by the server's kernel lifecycle).
+        self.kernel_status: Callable[[str], dict[str, Any] | None] = lambda room_id: None
         service.add_listener(self._on_change)
 
     def claimed(self, room_id: str) -> None:
@@ -522,6 +524,9 @@ class Hub:
             ]
             payload["timer"] = self.service.timer(ch.room_id).to_json(now)
             payload["settings"] = room.settings.to_json()
+            kernel = self.kernel_status(ch.room_id)
+            if kernel is not None:
+                payload["kernel"] = kernel
         self.send_direct(member, "welcome", payload)
 
     # ------------------------------------------------------------------ changes from the room service

@@ -181,6 +181,7 @@ const SERVER_EVENTS: Record<ServerEventType, true> = {
   'ice-candidate': true,
   'ice-restart': true,
   'interview-state': true,
+  kernel: true,
   presence: true,
   'raise-hand': true,
   reaction: true,

@@ -86,6 +86,25 @@ export interface InterviewStatePayload {
   state: 'scheduled' | 'waiting' | 'live' | 'ended';
 }
 
+/**
+ * Payload of `kernel` (server to client). The room's kernel status, to admitted members (busy/idle
+ * coalesced to one event per status_interval_s). A new kernel_id (language switch, warm kernel)
+ * means the notebook's session has a new kernel: refresh the sessions. limit: an execution hit the
+ * room's time limit; dead: the kernel died or was stopped (reason says why).
+ */
+export interface KernelPayload {
+  status: 'starting' | 'idle' | 'busy' | 'restarting' | 'dead' | 'limit';
+  /** The room language the kernel runs. */
+  language: string;
+  /** Absent only while a start has not yet given the kernel an id. */
+  kernel_id?: string;
+  /**
+   * Why, for dead, limit and restarting: the sandbox's exit reason (e.g. out of memory), the limit
+   * hit, or why the server stopped it.
+   */
+  reason?: string;
+}
+
 /** Payload of `presence` (both ways). Presence and media state; the server fills participant_id. */
 export interface PresencePayload {
   status?: 'online' | 'away' | 'reconnecting' | 'offline';
@@ -224,6 +243,13 @@ export interface WelcomePayload {
   seq: number;
   resumed: boolean;
   settings?: Record<string, unknown>;
+  /** The room notebook's kernel now (as the kernel event says it); absent when it has none. */
+  kernel?: {
+    status: 'starting' | 'idle' | 'busy' | 'restarting' | 'dead' | 'limit';
+    language: string;
+    kernel_id?: string;
+    reason?: string;
+  };
 }
 
 /** Every event type. */
@@ -235,6 +261,7 @@ export type EventType =
   | 'ice-candidate'
   | 'ice-restart'
   | 'interview-state'
+  | 'kernel'
   | 'presence'
   | 'raise-hand'
   | 'reaction'
@@ -271,6 +298,7 @@ export type ServerEventType =
   | 'ice-candidate'
   | 'ice-restart'
   | 'interview-state'
+  | 'kernel'
   | 'presence'
   | 'raise-hand'
   | 'reaction'
@@ -292,6 +320,7 @@ export interface EventPayloads {
   'ice-candidate': IceCandidatePayload;
   'ice-restart': IceRestartPayload;
   'interview-state': InterviewStatePayload;
+  kernel: KernelPayload;
   presence: PresencePayload;
   'raise-hand': RaiseHandPayload;
   reaction: ReactionPayload;

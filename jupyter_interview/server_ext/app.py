@@ -30,6 +30,7 @@ from jupyter_interview.server_ext.collab import (
     use_wal,
 )
 from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, default_handlers
+from jupyter_interview.server_ext.history import HISTORY_KEY, HistoryRecorder
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.kernel_lifecycle import KernelLifecycle
 from jupyter_interview.server_ext.kernels import RoomKernelManager
@@ -55,6 +56,7 @@ PARTICIPANT_DISABLED_PLUGINS = [
     "@jupyterlab/hub-extension",
     "@jupyterlab/settingeditor-extension",
     "@jupyterlab/notebook-extension:kernel-selector",
+    "nbdime-jupyterlab",  # installed with nbdime (history's diff); its git diff views need the owner's API
 ]
 
 
@@ -304,6 +306,16 @@ class InterviewApp(ExtensionApp):
         self.collab_sockets = CollabSockets(self.service, serverapp)
         # Executions as the server saw them (kernel side publishes; history and activity subscribe).
         self.executions = ExecutionFeed()
+        # Snapshots, replay frames, executions and room events of each room (config: HistoryRecorder).
+        self.history = HistoryRecorder(
+            service=self.service,
+            serverapp=serverapp,
+            hub=self.hub,
+            executions=self.executions,
+            collab_sockets=self.collab_sockets,
+            default_db_path=os.path.join(os.path.dirname(self.db_path), "history.sqlite"),
+            parent=self,
+        )
         # Who edited which cell, cursors, executions: summaries to interviewers (config: ActivityFeed).
         self.activity = ActivityFeed(
             self.hub, self.service, self.collab_sockets, self.executions, parent=self
@@ -335,6 +347,7 @@ class InterviewApp(ExtensionApp):
                 SERVICE_KEY: self.service,
                 HUB_KEY: self.hub,
                 EXECUTIONS_KEY: self.executions,
+                HISTORY_KEY: self.history,
                 ORIGINS_KEY: [o.rstrip("/").lower() for o in self.ws_allowed_origins],
                 LIMITS_KEY: RateLimits(
                     dict(self.rate_limits), RedisStorage(self.redis_url) if self.redis_url else None
@@ -425,6 +438,7 @@ class InterviewApp(ExtensionApp):
         self.hub.start()
         if self.kernel_lifecycle is not None:
             self.kernel_lifecycle.start()
+        await self.history.start()
         if self.freeze_startup_heap:
             # What start-up built (Jupyter, the lab, our service) lives as long as the process;
             # frozen, full collections no longer walk it, which keeps real-time pauses short.
@@ -442,6 +456,9 @@ class InterviewApp(ExtensionApp):
         relay: RedisRelay | None = getattr(self, "relay", None)
         if relay is not None:
             await relay.stop()
+        history: HistoryRecorder | None = getattr(self, "history", None)
+        if history is not None:
+            await history.stop()
         service: RoomService | None = getattr(self, "service", None)
         if service is not None:
             await service.close()

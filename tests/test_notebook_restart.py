@@ -7,6 +7,7 @@ A real `jupyter server` child process (the `server_process` fixture) and real py
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import time
 from typing import Any
 
@@ -41,6 +42,27 @@ async def live_room(server: Any) -> tuple[Client, dict[str, Any], Client, Client
     return owner, room, iv, cand
 
 
+# Version history (snapshots) is another part of the server: checked here when it is installed.
+HISTORY = importlib.util.find_spec("jupyter_interview.server_ext.history") is not None
+
+
+async def checkpoint(owner: Client, room_id: str) -> dict[int, Any]:
+    """Take a labelled snapshot; every snapshot the room has now, by id, with its notebook."""
+    code, taken = await owner.json(
+        "POST", f"interview/api/rooms/{room_id}/snapshots", {"label": "before the crash"}
+    )
+    assert code == 201, taken
+    code, listed = await owner.json("GET", f"interview/api/rooms/{room_id}/snapshots")
+    assert code == 200, listed
+    kept = {}
+    for snap in listed["snapshots"]:
+        code, got = await owner.json("GET", f"interview/api/rooms/{room_id}/snapshots/{snap['id']}")
+        assert code == 200, got
+        kept[snap["id"]] = got["notebook"]
+    assert taken["id"] in kept
+    return kept
+
+
 async def reconnect(doc: DocClient) -> None:
     deadline = time.monotonic() + BOUND_S
     while True:
@@ -64,10 +86,13 @@ def test_kill_9_while_co_editing_loses_nothing_once_connected_clients_resync(ser
         await asyncio.to_thread(server.start)
         owner, room, iv, cand = await live_room(server)
         a, b = await collaborator(iv, room["id"]), await collaborator(cand, room["id"])
+        snapshots: dict[int, Any] = {}
         for i in range(40):
             a.source(1).insert(len(a.source(1)), f"a_{i} = {i}\n")
             b.source(0).insert(len(b.source(0)), f" b{i};")
             await asyncio.sleep(0.01)
+            if i == 15 and HISTORY:
+                snapshots = await checkpoint(owner, room["id"])
             if i == 25:
                 # Mid-typing: the server dies; both keep typing while it is down (edits stay local).
                 kill = asyncio.ensure_future(restart(server))
@@ -80,6 +105,14 @@ def test_kill_9_while_co_editing_loses_nothing_once_connected_clients_resync(ser
             assert final[0].count(f" b{i};") == 1, final[0]
         reader = await collaborator(owner, room["id"])
         assert reader.sources() == final
+        if HISTORY:
+            # Every snapshot taken before the kill is still there, with the same notebook.
+            code, listed = await owner.json("GET", f"interview/api/rooms/{room['id']}/snapshots")
+            assert code == 200, listed
+            assert set(snapshots) <= {s["id"] for s in listed["snapshots"]}, listed
+            for sid, notebook in snapshots.items():
+                code, got = await owner.json("GET", f"interview/api/rooms/{room['id']}/snapshots/{sid}")
+                assert code == 200 and got["notebook"] == notebook, got
 
     asyncio.run(scenario())
 
@@ -111,5 +144,7 @@ def test_kill_9_with_nobody_connected_loses_at_most_the_write_window(server_proc
     # Updates reach the store in order: what survives is the first edits, with no holes.
     assert kept == list(range(len(kept))), sources[1]
     lost_ages = [killed - sent[i] for i in range(len(kept), 60)]
-    print(f"kept {len(kept)} of 60 edits; the lost ones were sent {[round(a * 1000) for a in lost_ages]} ms before the kill")
+    print(
+        f"kept {len(kept)} of 60 edits; the lost ones were sent {[round(a * 1000) for a in lost_ages]} ms before the kill"
+    )
     assert all(age <= WINDOW_S for age in lost_ages), lost_ages

@@ -30,6 +30,7 @@ from collections.abc import Awaitable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
+from queue import Empty
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -602,11 +603,30 @@ class KernelLifecycle(LoggingConfigurable):
         return rs.language if rs is not None else "python"
 
     async def wait_ready(self, kernel_id: str) -> None:
-        """Until the kernel answers a kernel_info request (which also makes Jupyter call it idle)."""
-        client: Any = self.km.get_kernel(kernel_id).client()
-        client.start_channels()
+        """Until the kernel answers a kernel_info request (which also makes Jupyter call it idle).
+
+        Shell only: jupyter_client's wait_for_ready also waits to see its own iopub subscription
+        connected, which costs seconds under load and says nothing about the kernel.
+        """
+        manager: Any = self.km.get_kernel(kernel_id)
+        client: Any = manager.client()
+        client.start_channels(iopub=False, stdin=False, hb=False, control=False)  # the shell channel only
+        deadline = time.monotonic() + self.ready_timeout_s
         try:
-            await client.wait_for_ready(timeout=self.ready_timeout_s)
+            while True:
+                asked = client.kernel_info()
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"no kernel_info reply within {self.ready_timeout_s:g} s")
+                    try:
+                        reply = await client.get_shell_msg(timeout=min(1.0, left))
+                    except Empty:
+                        break  # ask again: a request sent before the kernel listened can be lost
+                    if reply.get("parent_header", {}).get("msg_id") == asked:
+                        return
+                if not await manager.is_alive():
+                    raise RuntimeError("the kernel died before it answered")
         finally:
             client.stop_channels()
 

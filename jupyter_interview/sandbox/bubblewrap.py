@@ -14,6 +14,7 @@ start here; setpriv inside it then leaves root for good (real, effective and sav
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -22,11 +23,13 @@ import sys
 from dataclasses import replace
 
 from jupyter_interview.sandbox.backend import (
-    SANDBOX_PATH,
+    KernelProcess,
     Launch,
     SandboxBackend,
     SandboxRequest,
     describe_returncode,
+    kernel_environment,
+    write_etc_files,
 )
 from jupyter_interview.sandbox.cgroups import CgroupHandle, Cgroups
 
@@ -62,6 +65,24 @@ def python_paths() -> list[str]:
 
 def _under(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is pid (this kernel has no /proc/<pid>/task/*/children)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                data = f.read()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: parse after the last ')'.
+        fields = data[data.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            found.append(int(entry))
+    return found
 
 
 def _tool(name: str) -> str | None:
@@ -155,6 +176,16 @@ class BubblewrapBackend(SandboxBackend):
         # A cgroup whose processes are still exiting is kept and tried again at the next release.
         self._stale = [h for h in self._stale if not self.cgroups.remove(h)]
 
+    def signal_kernel(self, process: KernelProcess, signum: int) -> None:
+        # Never to bubblewrap itself (SIGINT would kill it: it does not forward signals): to the
+        # kernel's process group inside, found as bwrap -> its init (pid 1 inside) -> the kernel.
+        for pid in [p for init in _children(process.pid) for p in _children(init)]:
+            try:
+                os.killpg(pid, signum)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signum)
+
     def exit_reason(self, request: SandboxRequest, returncode: int) -> str:
         handle = self._handles.get(request.kernel_id)
         if handle is not None and self.cgroups is not None and self.cgroups.oom_killed(handle):
@@ -181,26 +212,8 @@ class BubblewrapBackend(SandboxBackend):
                 mounts.bind("--ro-bind", path)
 
     def _etc_files(self, request: SandboxRequest, mounts: _Mounts) -> None:
-        """Small /etc files written for this sandbox into its read-only connection folder."""
-        uid = request.uid
-        files = {
-            "passwd": f"root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n",
-            "group": f"root:x:0:\nsandbox:x:{uid}:\n",
-            "hosts": "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-            "hostname": "sandbox\n",
-            "nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files\n",
-            "resolv.conf": "",
-        }
-        etc = os.path.join(request.conn_dir, "etc")
-        os.makedirs(etc, mode=0o755, exist_ok=True)
-        for name, text in files.items():
-            path = os.path.join(etc, name)
-            tmp = path + ".new"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-            mounts.bind("--ro-bind", path, os.path.join("/etc", name))
+        for dest, path in write_etc_files(request).items():
+            mounts.bind("--ro-bind", path, dest)
 
     def command(self, request: SandboxRequest) -> Launch:
         limits = request.limits
@@ -228,7 +241,7 @@ class BubblewrapBackend(SandboxBackend):
         mounts.tmpfs("/dev/shm", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
         mounts.tmpfs("/tmp", mode="1777", size=limits.tmp_mb * MIB)  # noqa: S108 (the sandbox's own)
         # After the private /tmp: an install that lives under /tmp (a CI checkout, say) stays visible.
-        for path in [*python_paths(), *request.ro_paths]:
+        for path in [*python_paths(), *request.python_paths, *request.ro_paths]:
             if os.path.exists(path) and not _under(path, "/usr"):
                 mounts.bind("--ro-bind", path)
         mounts.bind("--bind" if request.work_writable else "--ro-bind", request.work_dir)
@@ -238,22 +251,7 @@ class BubblewrapBackend(SandboxBackend):
         mounts.bind("--bind", request.socket_dir)
         args = mounts.args
         args += ["--chdir", request.work_dir]
-        # /tmp below is the sandbox's private tmpfs, not the host's.
-        env = {
-            "PATH": SANDBOX_PATH,
-            "HOME": "/tmp",  # noqa: S108
-            "TMPDIR": "/tmp",  # noqa: S108
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "USER": "sandbox",
-            "LOGNAME": "sandbox",
-            "SHELL": "/bin/sh",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "IPYTHONDIR": "/tmp/.ipython",  # noqa: S108
-            "MPLCONFIGDIR": "/tmp/.matplotlib",  # noqa: S108
-            "JUPYTER_RUNTIME_DIR": "/tmp/.jupyter-runtime",  # noqa: S108
-            **request.env,
-        }
+        env = kernel_environment(request)
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
         args.append("--")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 
 PREFIX = "jupyter-interview-"
@@ -186,3 +187,66 @@ class Cgroups:
         if not left:
             handle.memory = handle.pids = None
         return not left
+
+
+class OomWatch:
+    """Notices OOM kills in another process's memory cgroup (a container's, cgroup v1), for engines
+    that do not report them (podman 4.3's conmon on this kind of host). The engine removes that cgroup
+    as soon as the container exits, so its counter cannot be read afterwards: an eventfd registered
+    on memory.oom_control wakes a thread at the OOM, while the cgroup still exists. The kernel also
+    signals the eventfd when the cgroup goes; that wake-up is told apart by the folder being gone."""
+
+    def __init__(self, path: str, efd: int, ofd: int) -> None:
+        self.path = path
+        self.kills = 0
+        self._efd, self._ofd = efd, ofd
+        self._lock = threading.Lock()
+        self._closing = False
+        self._open = True
+        threading.Thread(target=self._run, name="oom-watch", daemon=True).start()
+
+    @classmethod
+    def start(cls, pid: int, marker: str, log: logging.Logger) -> OomWatch | None:
+        """Watch the memory cgroup of pid (seen through this process's mounts) if its path holds
+        marker (the container's id: never another process's cgroup); None where that cannot be done."""
+        try:
+            mem = _own_mounts(f"/proc/{pid}/cgroup").get("memory")
+        except (OSError, ValueError, IndexError):
+            return None
+        if mem is None or mem.version != 1 or marker not in mem.path:
+            return None
+        efd = ofd = -1
+        try:
+            efd = os.eventfd(0, os.EFD_CLOEXEC)
+            ofd = os.open(os.path.join(mem.path, "memory.oom_control"), os.O_RDONLY | os.O_CLOEXEC)
+            _write(os.path.join(mem.path, "cgroup.event_control"), f"{efd} {ofd}")
+        except OSError as e:
+            log.debug("no OOM watch on %s: %s", mem.path, e)
+            for fd in (efd, ofd):
+                if fd >= 0:
+                    os.close(fd)
+            return None
+        return cls(mem.path, efd, ofd)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    os.eventfd_read(self._efd)
+                except OSError:
+                    return
+                if self._closing or not os.path.isdir(self.path):
+                    return
+                self.kills += 1
+        finally:
+            with self._lock:
+                self._open = False
+                os.close(self._efd)
+                os.close(self._ofd)
+
+    def close(self) -> None:
+        """Stop watching (the thread also ends by itself when the cgroup is removed)."""
+        with self._lock:
+            self._closing = True
+            if self._open:
+                os.eventfd_write(self._efd, 1)

@@ -1,17 +1,18 @@
 """SandboxProvisioner: the jupyter_client kernel provisioner (entry point `interview-sandbox`) for every room kernel.
 
-It keeps LocalProvisioner's process handling (one Popen per kernel) and changes what is launched
-and how the server reaches it:
+It keeps LocalProvisioner's process handling (one process handle per kernel: a Popen, or the
+handle of a container a backend started itself) and changes what is launched and how the server
+reaches it:
 
 - The kernel speaks ZMQ over ipc sockets in a per-kernel folder, since it has no network. The
   connection file sits in a root-owned folder the kernel sees read-only, so nothing in the sandbox
   can plant a link where the server writes it. Once the kernel has bound its sockets the socket
   folder is handed back to root, so the kernel cannot swap a socket for a link to a host socket.
-- The command is wrapped by a `SandboxBackend` (bubblewrap by default; "none" only by explicit
-  choice, with a warning at every start) with the room folder as the only writable place, the
-  room's own uid and the limits configured here.
-- SIGINT and other non-fatal signals are forwarded to the kernel process inside the sandbox, never
-  to bubblewrap, which does not forward them and dies of them.
+- The command is wrapped by a `SandboxBackend` (bubblewrap by default, or a Docker-API container;
+  "none" only by explicit choice, with a warning at every start) with the room folder as the only
+  writable place, the room's own uid and the limits configured here.
+- SIGINT and other non-fatal signals go to the kernel process inside the sandbox (the backend's
+  `signal_kernel`), never to bubblewrap, which does not forward them and dies of them.
 - A kernel that dies is noticed within `death_poll_interval_s` and the reason (out of memory, CPU
   limit, a signal, an exit status) is kept in `last_exit_reason` and logged.
 
@@ -29,14 +30,18 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Any
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Float, Integer, List, Unicode, default
+from traitlets.config import Configurable
 
 from jupyter_interview.sandbox.backend import (
+    KernelProcess,
+    Launch,
     Limits,
     SandboxBackend,
     SandboxError,
@@ -76,31 +81,14 @@ def _ensure_private_dir(path: str) -> str:
     return os.path.realpath(path)
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is pid (this kernel has no /proc/<pid>/task/*/children)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                data = f.read()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: parse after the last ')'.
-        fields = data[data.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            found.append(int(entry))
-    return found
-
-
 class SandboxProvisioner(LocalProvisioner):
     """Launches a kernel inside the configured sandbox backend, reached over ipc sockets."""
 
     backend = Unicode(
         "bubblewrap",
         config=True,
-        help="How kernels are isolated: 'bubblewrap' (Linux namespaces, the default), 'none' (no"
+        help="How kernels are isolated: 'bubblewrap' (Linux namespaces, the default), 'docker' (one"
+        " container per kernel through a Docker-API engine; settings under DockerBackend), 'none' (no"
         " isolation at all: only for trusted single-user set-ups; a warning is logged at every kernel"
         " start), or the import path of a SandboxBackend subclass.",
     )
@@ -169,7 +157,9 @@ class SandboxProvisioner(LocalProvisioner):
         self._backend: SandboxBackend | None = None
         self._request: SandboxRequest | None = None
         self._kernel_dir: str | None = None
-        self._noted_pid: int | None = None
+        self._noted: object | None = None  # the process whose exit was noted (a pid can be reused)
+        # release() runs in worker threads; poll() and wait() can overlap during a shutdown.
+        self._release_lock = threading.Lock()
         self._log_reader: int | None = None
         self._log_bytes = 0
         # The last unexpected death of this kernel's process (not a requested shutdown or restart).
@@ -186,6 +176,9 @@ class SandboxProvisioner(LocalProvisioner):
             cls = backend_class(self.backend)
             if issubclass(cls, BubblewrapBackend):
                 self._backend = cls(self.log, etc=tuple(self.etc_paths))
+            elif issubclass(cls, Configurable):
+                # Its settings come from the server's config, through this provisioner.
+                self._backend = cls(self.log, parent=self)  # type: ignore[call-arg]
             else:
                 self._backend = cls(self.log)
         return self._backend
@@ -270,7 +263,8 @@ class SandboxProvisioner(LocalProvisioner):
         room = kwargs.pop(ROOM_ARG, None)
         room_dir = kwargs.pop(ROOM_DIR_ARG, None)
         backend = self.sandbox
-        problems = backend.check()
+        # A container backend asks its engine: not on the event loop.
+        problems = await asyncio.to_thread(backend.check)
         if problems:
             raise SandboxError("the kernel sandbox cannot start: " + "; ".join(problems))
         isolated = backend.isolated
@@ -300,8 +294,7 @@ class SandboxProvisioner(LocalProvisioner):
 
         cmd: list[str] = list(kwargs.pop("cmd"))
         env: dict[str, str] = dict(kwargs.pop("env"))
-        ro_paths, pythonpath = self._module_paths(cmd)
-        ro_paths += self._spec_paths()
+        module_paths, pythonpath = self._module_paths(cmd)
         if isolated:
             # None of the server's variables: only what the kernelspec sets and the session name.
             kernel_env = {k: env[k] for k in getattr(self.kernel_spec, "env", {}) if k in env}
@@ -322,7 +315,8 @@ class SandboxProvisioner(LocalProvisioner):
             conn_dir=conn,
             socket_dir=sock,
             limits=self.limits,
-            ro_paths=ro_paths,
+            ro_paths=self._spec_paths(),
+            python_paths=module_paths,
         )
         request = backend.prepare(request)
         self._request = request
@@ -336,8 +330,20 @@ class SandboxProvisioner(LocalProvisioner):
         kwargs["stdout"] = subprocess.PIPE
         kwargs["stderr"] = subprocess.STDOUT
         started = time.monotonic()
-        info: KernelConnectionInfo = await super().launch_kernel(cmd, **kwargs)
-        self._noted_pid = None
+        request = self._request
+        process: KernelProcess | None = None
+        if request is not None:
+            launch = Launch(list(cmd), dict(kwargs.get("env") or {}))
+            process = await asyncio.to_thread(self.sandbox.launch, request, launch)
+        if process is None:
+            info: KernelConnectionInfo = await super().launch_kernel(cmd, **kwargs)
+        else:
+            # The backend started the kernel (a container): its handle stands in for the Popen.
+            self.process = process  # type: ignore[assignment]
+            self.pid, self.pgid = process.pid, None
+            self.cwd = request.work_dir if request is not None else None
+            info = self.connection_info
+        self._noted = None
         self._watch_output()
         self.log.debug(
             "Kernel %s launched in %s sandbox as uid %s (%.0f ms)",
@@ -434,38 +440,26 @@ class SandboxProvisioner(LocalProvisioner):
 
     # ---- signals and death ----
 
-    def _kernel_pids(self) -> list[int]:
-        """Host pids of the kernel process in the sandbox: bwrap -> its init (pid 1 inside) -> the kernel."""
-        if self.process is None:
-            return []
-        return [pid for init in _children(self.process.pid) for pid in _children(init)]
-
     async def send_signal(self, signum: int) -> None:
-        if self.process is None:
+        process = self.process
+        if process is None:
             return
         if not self.sandbox.isolated:
             await super().send_signal(signum)
             return
         if signum in (signal.SIGKILL, signal.SIGTERM):
             # The whole sandbox goes: bubblewrap's child dies with it (--die-with-parent), and all
-            # processes of its pid namespace with that child.
+            # processes of its pid namespace with that child; a container is killed by its engine.
             with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+                await asyncio.to_thread(process.send_signal, signum)
             return
-        # Never to bubblewrap itself (SIGINT would kill it): to the kernel's process group inside.
-        for pid in self._kernel_pids():
-            try:
-                os.killpg(pid, signum)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signum)
+        await asyncio.to_thread(self.sandbox.signal_kernel, process, signum)
 
     def _note_exit(self, returncode: int) -> None:
         proc = self.process
-        pid = proc.pid if proc is not None else None
-        if pid is None or pid == self._noted_pid:
+        if proc is None or proc is self._noted:
             return
-        self._noted_pid = pid
+        self._noted = proc
         if getattr(self.parent, "shutting_down", False):
             return  # a shutdown or restart someone asked for: not a death
         request = self._request
@@ -483,7 +477,7 @@ class SandboxProvisioner(LocalProvisioner):
         ret: int | None = await super().poll()
         if proc is not None and ret is not None:
             self._note_exit(ret)
-            self._release()
+            await asyncio.to_thread(self._release)
         return ret
 
     async def wait(self) -> int | None:
@@ -491,13 +485,14 @@ class SandboxProvisioner(LocalProvisioner):
         if proc is not None and proc.poll() is not None:
             self._note_exit(proc.returncode)
         ret: int | None = await super().wait()
-        self._release()
+        await asyncio.to_thread(self._release)
         return ret
 
     def _release(self) -> None:
-        """Give back the launch's resources (cgroups) once its process is gone; safe to repeat."""
-        if self._request is not None and self._backend is not None:
-            self._backend.release(self._request)
+        """Give back the launch's resources (cgroups, a container) once its process is gone; safe to repeat."""
+        with self._release_lock:
+            if self._request is not None and self._backend is not None:
+                self._backend.release(self._request)
 
     def discard(self) -> None:
         """Free everything this kernel held on the host: for a kernel dropped without a cleanup
@@ -510,10 +505,9 @@ class SandboxProvisioner(LocalProvisioner):
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)
-        if restart:
-            self._stop_watching_output()
-            self._release()
-        else:
+        self._stop_watching_output()
+        await asyncio.to_thread(self._release)
+        if not restart:
             self.discard()
 
     def resolve_path(self, path_str: str) -> str | None:

@@ -34,6 +34,10 @@ apt_install() {
 # typescript npm package for the TypeScript kernel. Node.js and Bash are checked or present already.
 KERNEL_TOOLCHAINS="gcc g++ golang-go rustc ruby openjdk-17-jdk-headless node-typescript"
 
+# The Docker sandbox backend's tests (tests/docker_engine.py) drive podman's Docker-compatible API service:
+# podman with runc as its runtime (not crun), catatonit as the containers' init. Docker itself is not needed.
+DOCKER_TEST_PACKAGES="podman runc catatonit"
+
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 

@@ -6,6 +6,7 @@
 
 import {
   CutProxy,
+  bytesSince,
   closeParticipant,
   deadline,
   launchParticipant,
@@ -106,7 +107,7 @@ try {
   const a = await mediaStats(candidate.page);
   await sleep(2500);
   const b = await mediaStats(candidate.page);
-  result.bytesDuringCut = b.bytesReceived - a.bytesReceived;
+  result.bytesDuringCut = bytesSince(a, b);
   result.httpDuringCut = await candidate.page.evaluate(async url => {
     try {
       const r = await fetch(url, { cache: 'no-store' });

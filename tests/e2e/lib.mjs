@@ -248,23 +248,27 @@ export async function rewriteTurnPort(p, fromPort, toPort) {
 
 export const tid = id => `[data-testid="${id}"]`;
 
-/** Inbound/outbound video counters and the selected ICE path, summed over the page's live peers. */
+/**
+ * Video counters and the selected ICE path of the page's live peer connections: totals, and per
+ * peer (`byPeer[i]` for the i-th connection the page made) since connections get replaced.
+ */
 export async function mediaStats(page) {
   return page.evaluate(async () => {
-    const out = { bytesReceived: 0, framesDecoded: 0, bytesSent: 0, peers: 0, localTypes: [], states: [] };
-    for (const pc of window.__e2e.peers) {
-      out.states.push(pc.connectionState);
+    const out = { bytesReceived: 0, framesDecoded: 0, bytesSent: 0, peers: 0, localTypes: [], states: [], byPeer: {} };
+    for (const [i, pc] of window.__e2e.peers.entries()) {
+      out.states.push(`${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}`);
       if (pc.connectionState === 'closed') {
         continue;
       }
       out.peers += 1;
+      const mine = { bytesReceived: 0, framesDecoded: 0 };
       const report = await pc.getStats();
       const byId = new Map();
       report.forEach(r => byId.set(r.id, r));
       report.forEach(r => {
         if (r.type === 'inbound-rtp' && r.kind === 'video') {
-          out.bytesReceived += r.bytesReceived ?? 0;
-          out.framesDecoded += r.framesDecoded ?? 0;
+          mine.bytesReceived += r.bytesReceived ?? 0;
+          mine.framesDecoded += r.framesDecoded ?? 0;
         } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
           out.bytesSent += r.bytesSent ?? 0;
         } else if (r.type === 'transport' && r.selectedCandidatePairId) {
@@ -275,23 +279,47 @@ export async function mediaStats(page) {
           }
         }
       });
+      out.byPeer[i] = mine;
+      out.bytesReceived += mine.bytesReceived;
+      out.framesDecoded += mine.framesDecoded;
     }
     return out;
   });
 }
 
+/** Whether some live peer connection received video bytes and decoded frames since `before`. */
+export function grew(before, now) {
+  return Object.entries(now.byPeer).some(([i, s]) => {
+    const b = before.byPeer[i] ?? { bytesReceived: 0, framesDecoded: 0 };
+    return s.bytesReceived > b.bytesReceived && s.framesDecoded > b.framesDecoded;
+  });
+}
+
+/** Video bytes received since `before`, summed over peer connections (a new one counts from 0). */
+export function bytesSince(before, now) {
+  return Object.entries(now.byPeer).reduce((n, [i, s]) => {
+    const b = before.byPeer[i]?.bytesReceived ?? 0;
+    return n + Math.max(0, s.bytesReceived - b);
+  }, 0);
+}
+
 /** Waits until the page's inbound video bytes and decoded frames grow; returns when they did (epoch ms). */
 export async function videoFlowing(page, timeoutMs = 15000, everyMs = 100) {
   const first = await mediaStats(page);
-  return until(
-    'inbound video bytes and decoded frames to grow',
-    async () => {
-      const s = await mediaStats(page);
-      return s.bytesReceived > first.bytesReceived && s.framesDecoded > first.framesDecoded ? Date.now() : 0;
-    },
-    timeoutMs,
-    everyMs
-  );
+  let last = first;
+  try {
+    return await until(
+      'inbound video bytes and decoded frames to grow',
+      async () => {
+        last = await mediaStats(page);
+        return grew(first, last) ? Date.now() : 0;
+      },
+      timeoutMs,
+      everyMs
+    );
+  } catch (e) {
+    throw new Error(`${e.message} (first ${JSON.stringify(first)}, last ${JSON.stringify(last)})`);
+  }
 }
 
 /** Clicks through the device check (ticking the recording notice when shown) if it is shown. */

@@ -271,9 +271,9 @@ class KernelLifecycle(LoggingConfigurable):
     def _on_change(self, change: Change) -> None:
         room_id = change.room_id
         if change.kind == "deleted":
-            rs = self._rooms.pop(room_id, None)
-            if rs is not None and rs.task is not None:
-                rs.task.cancel()
+            # A start under way is not cut short (Jupyter could not shut that kernel down): it
+            # finds the room gone and stops its kernel.
+            self._rooms.pop(room_id, None)
             return
         if change.kind not in ("room", "participant"):
             return
@@ -329,6 +329,10 @@ class KernelLifecycle(LoggingConfigurable):
                 rs.kernel_id = slot.kernel_id
                 self._track(slot.kernel_id, room_id, "idle")
                 self.log.info("Room %s took warm kernel %s", room_id, slot.kernel_id)
+                # Until its session exists, a session request for the notebook gets this kernel too.
+                taken: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+                taken.set_result(slot.kernel_id)
+                rs.pending, rs.session_taken = (spec_for_language(room.language), taken), False
                 rs.task = self._spawn(self._open_session(room_id, slot.kernel_id))
                 return
         rs.task = self._spawn(self._prestart(room_id))
@@ -349,10 +353,15 @@ class KernelLifecycle(LoggingConfigurable):
             except InterviewError:
                 await self._shutdown(kernel_id)
                 return
-            if not await ensure_async(self.sm.session_exists(room.notebook_path)):
-                await self.sm.create_session(
-                    path=room.notebook_path, name=NOTEBOOK_NAME, type="notebook", kernel_id=kernel_id
-                )
+            try:
+                if not rs.session_taken and not await ensure_async(
+                    self.sm.session_exists(room.notebook_path)
+                ):
+                    await self.sm.create_session(
+                        path=room.notebook_path, name=NOTEBOOK_NAME, type="notebook", kernel_id=kernel_id
+                    )
+            finally:
+                rs.pending = None
 
     async def _start_for_room(self, room: Room) -> str:
         """A new kernel of the room's language in its folder, as the notebook's session would start it."""
@@ -390,25 +399,26 @@ class KernelLifecycle(LoggingConfigurable):
         rs.pending, rs.session_taken = (spec, pending), False
         self._emit(room_id, {"status": "starting", "language": room.language})
         try:
-            kernel_id = await self._start_for_room(room)
-        except Exception as e:
-            pending.set_result(None)
-            self.log.warning("Room %s: its kernel did not start: %s", room_id, _message(e))
-            self._emit(room_id, {"status": "dead", "language": room.language, "reason": _message(e)})
-            return
+            try:
+                kernel_id = await self._start_for_room(room)
+            except Exception as e:
+                pending.set_result(None)
+                self.log.warning("Room %s: its kernel did not start: %s", room_id, _message(e))
+                self._emit(room_id, {"status": "dead", "language": room.language, "reason": _message(e)})
+                return
+            pending.set_result(kernel_id)
+            rs.kernel_id = kernel_id
+            if room_id not in self._rooms:  # deleted while it started
+                await self._shutdown(kernel_id)
+                return
+            await self._settle(kernel_id)
+            # Until the session exists, a session request for the notebook is handed this kernel.
+            if not rs.session_taken and not await ensure_async(self.sm.session_exists(room.notebook_path)):
+                await self.sm.create_session(
+                    path=room.notebook_path, name=NOTEBOOK_NAME, type="notebook", kernel_id=kernel_id
+                )
         finally:
             rs.pending = None
-        if not pending.done():
-            pending.set_result(kernel_id)
-        rs.kernel_id = kernel_id
-        if room_id not in self._rooms:  # deleted while it started
-            await self._shutdown(kernel_id)
-            return
-        await self._settle(kernel_id)
-        if not rs.session_taken and not await ensure_async(self.sm.session_exists(room.notebook_path)):
-            await self.sm.create_session(
-                path=room.notebook_path, name=NOTEBOOK_NAME, type="notebook", kernel_id=kernel_id
-            )
 
     async def kernel_starting(self, room: str, kernel_name: str, env: Any) -> str | None:
         """RoomKernelManager asks before starting a room kernel: the pre-started one, if it is starting."""

@@ -718,7 +718,7 @@ class HistoryStore:
             ).fetchone()
             if row is None:
                 raise HistoryFull(
-                    f"this room's history is full ({bound} bytes, InterviewApp's HistoryRecorder.max_room_bytes)"
+                    f"this room's history is full ({bound} bytes, HistoryRecorder.max_room_bytes)"
                     " and holds only checkpoints; delete the room's history or raise the bound",
                     code="history_full",
                 )
@@ -961,6 +961,17 @@ class HistoryStore:
             lambda c: c.execute(
                 "INSERT INTO events (room_id, t, type, actor, payload) VALUES (?,?,?,?,?)",
                 (room_id, t, etype, actor, data),
+            )
+        )
+
+    async def add_events(self, events: list[tuple[str, float, str, str | None, dict[str, Any]]]) -> None:
+        """(room, t, type, actor, payload) of several events, in one transaction."""
+        rows = [
+            (room_id, t, etype, actor, json.dumps(payload)) for room_id, t, etype, actor, payload in events
+        ]
+        await self._run(
+            lambda c: c.executemany(
+                "INSERT INTO events (room_id, t, type, actor, payload) VALUES (?,?,?,?,?)", rows
             )
         )
 

@@ -499,27 +499,32 @@ class HistoryRecorder(LoggingConfigurable):
 
     async def _hub_events(self) -> None:
         """Joins, leaves and presence as the real-time layer announced them (its resume log)."""
+        rows: list[tuple[str, float, str, str | None, dict[str, Any]]] = []
         for room_id, channel in list(self.hub.channels.items()):
-            try:
-                self.service.get_room(room_id)
-            except NotFound:
-                continue
             followed = self.followed.get(room_id)
             if followed is None:
+                try:
+                    self.service.get_room(room_id)
+                except NotFound:
+                    continue
                 followed = self.followed[room_id] = Followed(room_id, "")
-            for entry in list(channel.log):
+            # Only what is new since the last tick, read from the log's end.
+            fresh = []
+            for entry in reversed(channel.log):
                 if entry.seq <= followed.hub_seq:
-                    continue
-                followed.hub_seq = entry.seq
+                    break
+                fresh.append(entry)
+            if not fresh:
+                continue
+            followed.hub_seq = fresh[0].seq
+            for entry in reversed(fresh):
                 kind = HUB_EVENTS.get(entry.type)
-                if kind is None:
-                    continue
-                envelope = json.loads(entry.text)
-                payload = dict(envelope.get("payload") or {})
-                actor = envelope.get("from")
-                await self.store.add_event(
-                    room_id, float(envelope.get("ts") or self.clock()), kind, actor, payload
-                )
+                if kind is not None:
+                    envelope = json.loads(entry.text)
+                    t = float(envelope.get("ts") or self.clock())
+                    rows.append((room_id, t, kind, envelope.get("from"), dict(envelope.get("payload") or {})))
+        if rows:
+            await self.store.add_events(rows)
 
     # ------------------------------------------------------------------ restore
     async def restore(self, room: Room, sid: int, actor: str) -> tuple[h.SnapshotInfo, h.SnapshotInfo | None]:

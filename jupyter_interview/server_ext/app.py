@@ -33,6 +33,7 @@ from jupyter_interview.server_ext.handlers import CONFIG_KEY, LIMITS_KEY, defaul
 from jupyter_interview.server_ext.history import HISTORY_KEY, HistoryRecorder
 from jupyter_interview.server_ext.identity import SERVICE_KEY, InterviewIdentityProvider, InterviewUser
 from jupyter_interview.server_ext.kernel_lifecycle import KernelLifecycle
+from jupyter_interview.server_ext.kernel_traffic import install as install_kernel_traffic
 from jupyter_interview.server_ext.kernels import RoomKernelManager
 from jupyter_interview.server_ext.kernelspecs import kernelspec_handlers
 from jupyter_interview.server_ext.ratelimit import RateLimits
@@ -91,6 +92,7 @@ class InterviewApp(ExtensionApp):
         "contents_manager_class": "jupyter_interview.server_ext.contents.SafeContentsManager",
         "kernel_manager_class": "jupyter_interview.server_ext.kernels.RoomKernelManager",
         "kernel_spec_manager_class": "jupyter_interview.server_ext.kernelspecs.InterviewKernelSpecManager",
+        "kernel_websocket_connection_class": "jupyter_interview.server_ext.kernel_traffic.KernelTrafficConnection",
     }
 
     store_class = Type(
@@ -342,6 +344,10 @@ class InterviewApp(ExtensionApp):
             if isinstance(serverapp.kernel_manager, RoomKernelManager)
             else None
         )
+        # Room kernels' sockets and a server-side watcher per room kernel publish to self.executions.
+        self.kernel_traffic = install_kernel_traffic(
+            serverapp, self.settings, self.executions, self.service, self
+        )
         self.settings.update(
             {
                 SERVICE_KEY: self.service,
@@ -453,6 +459,9 @@ class InterviewApp(ExtensionApp):
         lifecycle: KernelLifecycle | None = getattr(self, "kernel_lifecycle", None)
         if lifecycle is not None:
             await lifecycle.stop()
+        traffic = getattr(self, "kernel_traffic", None)
+        if traffic is not None:
+            traffic.close()
         relay: RedisRelay | None = getattr(self, "relay", None)
         if relay is not None:
             await relay.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import time
 from typing import Any
@@ -219,6 +220,41 @@ async def test_cell_executions_are_reported_with_who_and_status(
     assert not [
         a for a in await activities(room["iv"]) if a["kind"] == "cell-executed"
     ]  # "started" is silent
+    assert not [m for m in await room["cand"].drain(0.3) if m["type"] == "activity"]
+
+
+# The kernel side (server_ext.kernel_traffic) publishes executions from the kernel's own replies.
+KERNEL_TRAFFIC = importlib.util.find_spec("jupyter_interview.server_ext.kernel_traffic") is not None
+
+
+@pytest.mark.skipif(not KERNEL_TRAFFIC, reason="server_ext.kernel_traffic is not installed")
+async def test_a_real_kernel_execution_is_reported_with_who_which_cell_and_how_it_ended(
+    owner: Client, make_room: Any, make_client: Any
+) -> None:
+    from test_history import Kernel
+
+    room = await live_room(owner, make_room, make_client)
+    cand = await collaborator(room["cand_client"], room["id"])
+    cid = cell_id(cand, 1)
+    kernel, _ = await Kernel.open(room["cand_client"], room["id"])
+    try:
+        outputs = await kernel.run("print(6 * 7)", cid, timeout=60)
+        assert outputs == [{"output_type": "stream", "name": "stdout", "text": "42\n"}]
+        ran = await wait_activity(room["iv"], timeout=10, kind="cell-executed")
+        assert (ran["participant_id"], ran["name"], ran["cell"], ran["index"], ran["status"]) == (
+            room["cand_id"],
+            "Ada Lovelace",
+            cid,
+            1,
+            "ok",
+        ), ran
+        assert "Ada Lovelace ran cell 2: ok" in ran["summary"]
+        await asyncio.sleep(0.6)  # past the execution interval: the next run is its own event
+        await kernel.run("1 / 0", cid, timeout=60)
+        failed = await wait_activity(room["iv"], timeout=10, kind="cell-executed")
+        assert failed["status"] == "error" and failed["cell"] == cid, failed
+    finally:
+        kernel.close()
     assert not [m for m in await room["cand"].drain(0.3) if m["type"] == "activity"]
 
 

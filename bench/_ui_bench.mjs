@@ -8,6 +8,7 @@
 
 import {
   CutProxy,
+  callTrace,
   closeParticipant,
   deadline,
   launchParticipant,
@@ -122,9 +123,17 @@ async function interviewRound(round) {
   await turn.restore();
   await http.restore();
   const restoredAt = Date.now();
-  const [c, i] = await Promise.all([videoFlowing(candidate.page, 30000, 50), videoFlowing(interviewer.page, 30000, 50)]);
-  out.restoreToVideoMs = Math.max(c, i) - restoredAt;
-  out.restoreToVideoCandidateMs = c - restoredAt;
+  try {
+    const [c, i] = await Promise.all([videoFlowing(candidate.page, 30000, 50), videoFlowing(interviewer.page, 30000, 50)]);
+    out.restoreToVideoMs = Math.max(c, i) - restoredAt;
+    out.restoreToVideoCandidateMs = c - restoredAt;
+  } catch (e) {
+    // Counted as a failed recovery, with the record of what the call did; the rounds go on.
+    out.restoreToVideoMs = null;
+    out.restoreError = e.message.slice(0, 1500);
+    out.restoredAt = restoredAt;
+    out.trace = { interviewer: await callTrace(interviewer), candidate: await callTrace(candidate) };
+  }
   await close(candidate);
   await close(interviewer);
   return out;

@@ -186,7 +186,16 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "interview_notebook_ready_ms": ready,
         "interview_bytes": med(rows, "interview", "bytes"),
         "interview_requests": med(rows, "interview", "requests"),
-        "restore_to_video_ms": med(rows, "interview", "restoreToVideoMs"),
+        # A round whose video never came back (within 30 s) counts as 30 s, and is counted apart.
+        "restore_to_video_ms": float(
+            statistics.median(
+                r["interview"]["restoreToVideoMs"]
+                if r["interview"]["restoreToVideoMs"] is not None
+                else 30_000.0
+                for r in rows
+            )
+        ),
+        "restore_failures": sum(1 for r in rows if r["interview"]["restoreToVideoMs"] is None),
         "first_frame_vs_plain_ratio": statistics.median(r["first_frame_vs_plain"] for r in per_round),
         "load_vs_plain_ratio": statistics.median(r["load_vs_plain"] for r in per_round),
         "bytes_vs_plain_ratio": statistics.median(r["bytes_vs_plain"] for r in per_round),
@@ -197,6 +206,7 @@ def report(s: dict[str, Any]) -> list[str]:
     def met(key: str) -> str:
         return "met" if s[key] <= TARGETS[key] else "**not met**"
 
+    failed = f" ({s['restore_failures']} of {s['rounds']} never within 30 s)" if s["restore_failures"] else ""
     return [
         f"| measure (median of {s['rounds']}) | interview | plain JupyterLab | ratio | target |",
         "| --- | ---: | ---: | ---: | --- |",
@@ -212,6 +222,7 @@ def report(s: dict[str, Any]) -> list[str]:
         f" ({s['interview_requests']:.0f} requests) | {s['plain_bytes'] / 1e6:.2f} MB"
         f" ({s['plain_requests']:.0f} requests) | {s['bytes_vs_plain_ratio']:.2f} | |",
         f"| network restore (after a 5 s cut) -> video flowing both ways | {s['restore_to_video_ms']:.0f} ms"
+        f"{failed}"
         f" | | | < 3000 ms: {met('restore_to_video_ms')} |",
     ]
 

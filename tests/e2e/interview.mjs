@@ -11,6 +11,7 @@ import path from 'node:path';
 import {
   CutProxy,
   bytesSince,
+  callTrace,
   acceptDialog,
   closeParticipant,
   deadline,
@@ -405,12 +406,16 @@ try {
         c = await videoFlowing(C, 30000);
         i = await videoFlowing(I, 30000);
       } catch (e) {
+        result.figures.callTraceAfterCut = {
+          cutAt,
+          restoredAt,
+          interviewer: await callTrace(interviewer),
+          candidate: await callTrace(candidate)
+        };
         const state = {
-          candidate: await mediaStats(C),
-          interviewer: await mediaStats(I),
           offersSent: { atRestore: offersAtRestore, now: [interviewer.sentOffers.length, candidate.sentOffers.length] }
         };
-        throw new Error(`${e.message}; ${JSON.stringify(state)}`);
+        throw new Error(`${e.message}; ${JSON.stringify(state)} (call trace in interview.json)`);
       }
       result.figures.videoBackAfterRestoreMs = Math.max(c, i) - restoredAt;
       const s = await mediaStats(C);

@@ -138,10 +138,20 @@ function probe() {
   const Original = window.RTCPeerConnection;
   if (Original) {
     // A subclass: instanceof and the prototype stay those of the browser.
+    e2e.pcTrace = [];
     window.RTCPeerConnection = class extends Original {
       constructor(...args) {
         super(...args);
-        e2e.peers.push(this);
+        const i = e2e.peers.push(this) - 1;
+        const note = what => {
+          if (e2e.pcTrace.length < 400) {
+            e2e.pcTrace.push([Math.round(now()), i, what, this.connectionState, this.iceConnectionState, this.signalingState]);
+          }
+        };
+        note('created');
+        for (const event of ['connectionstatechange', 'iceconnectionstatechange', 'signalingstatechange']) {
+          this.addEventListener(event, () => note(event.replace('statechange', '')));
+        }
       }
     };
   }
@@ -197,21 +207,31 @@ export async function launchParticipant(config, name, options = {}) {
   });
   await context.addInitScript(probe);
   const page = context.pages()[0] ?? (await context.newPage());
-  const participant = { name, context, page, userDataDir, sentOffers: [], console: [] };
+  const participant = { name, context, page, userDataDir, sentOffers: [], console: [], signals: [] };
+  // The room socket's call signaling and presence, both ways, for the record of a failure.
+  const traced = new Set(['sdp-offer', 'sdp-answer', 'ice-restart', 'presence', 'welcome', 'hello', 'user-joined', 'user-left']);
+  const trace = (direction, payload) => {
+    try {
+      const m = JSON.parse(String(payload));
+      if (m.type === 'sdp-offer' && direction === 'sent') {
+        participant.sentOffers.push(Date.now());
+      }
+      if (traced.has(m.type) && participant.signals.length < 400) {
+        const detail = m.type === 'presence' ? m.payload?.status : m.to ?? m.from ?? '';
+        participant.signals.push([Date.now(), direction, m.type, detail]);
+      }
+    } catch {
+      // not JSON: not ours
+    }
+  };
   page.on('websocket', ws => {
     if (!/\/interview\/api\/rooms\/[^/]+\/ws/.test(ws.url())) {
       return;
     }
-    ws.on('framesent', frame => {
-      try {
-        const message = JSON.parse(String(frame.payload));
-        if (message.type === 'sdp-offer') {
-          participant.sentOffers.push(Date.now());
-        }
-      } catch {
-        // not JSON: not ours to count
-      }
-    });
+    participant.signals.push([Date.now(), 'open', ws.url().slice(-12), '']);
+    ws.on('framesent', frame => trace('sent', frame.payload));
+    ws.on('framereceived', frame => trace('got', frame.payload));
+    ws.on('close', () => participant.signals.push([Date.now(), 'close', '', '']));
   });
   page.on('console', msg => {
     if (msg.type() === 'error' || msg.type() === 'warning') {
@@ -349,6 +369,12 @@ export async function acceptDialog(page, timeoutMs = 2000) {
   }
   await accept.first().click();
   return true;
+}
+
+/** What happened to the call: room-socket signaling and peer connection states, times in epoch ms. */
+export async function callTrace(p) {
+  const pcs = await p.page.evaluate(() => window.__e2e.pcTrace ?? []).catch(() => []);
+  return { signals: p.signals, peerStates: pcs, console: p.console.slice(-30) };
 }
 
 /** The page's marks (epoch ms) from the probe. */

@@ -190,6 +190,13 @@ class Channels:
             if idle and (result.reply is not None or not mine):
                 return result
 
+    async def wait_for_busy(self, msg_id: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            _, msg = await self.read(max(deadline - time.monotonic(), 0.01))
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+                return
+
     async def run(self, code: str, timeout: float = 30.0) -> Result:
         return await self.wait(await self.execute(code), timeout)
 
@@ -396,6 +403,33 @@ async def test_a_memory_bomb_is_reported_as_died_out_of_memory_at_once(
         assert (await ks.run("print('back')", timeout=60)).stdout == "back\n"
     finally:
         ks.close()
+
+
+async def test_a_restart_or_shutdown_during_an_execution_ends_it_in_the_record(
+    jp_serverapp: Any, owner: Any, make_room: Any, make_client: Any
+) -> None:
+    record = Record(jp_serverapp)
+    room, cand = await live_room(owner, make_room, make_client)
+    kernel = await start_kernel(cand, room["id"])
+    ks = await Channels.open(cand, kernel["id"])
+    try:
+        slow = await ks.execute("import time; time.sleep(60)")
+        await ks.wait_for_busy(slow)
+        code, _ = await cand.json("POST", f"api/kernels/{kernel['id']}/restart")
+        assert code == 200
+        restarted = await record.final(slow)
+        assert restarted.status == "restarted" and restarted.reason == "the kernel was restarted while it ran"
+    finally:
+        ks.close()
+    ks = await Channels.open(cand, kernel["id"])
+    try:
+        slow = await ks.execute("import time; time.sleep(60)")
+        await ks.wait_for_busy(slow)
+    finally:
+        ks.close()
+    assert (await cand.json("DELETE", f"api/kernels/{kernel['id']}"))[0] == 204
+    shut = await record.final(slow)
+    assert (shut.status, shut.reason) == ("aborted", "the kernel was shut down before it finished")
 
 
 # ---- the record ----

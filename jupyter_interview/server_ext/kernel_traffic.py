@@ -65,6 +65,8 @@ ACCESS_RANK = {Access.NONE: 0, Access.READ: 1, Access.EXECUTE: 2, Access.WRITE: 
 # Bounds on per-kernel bookkeeping: executions tracked at once, msg_ids remembered against reuse.
 MAX_PENDING = 256
 MAX_RECENT = 4096
+# How long an execution interrupted by a shutdown or restart waits for it to be announced.
+STOP_WAIT_S = 30.0
 
 
 def size_text(n: int) -> str:
@@ -514,6 +516,12 @@ class KernelWatch:
             self._finish(
                 run, "timeout", f"it ran longer than the {run.limit_s:g} s limit and was interrupted"
             )
+        elif self._being_stopped():
+            # jupyter_client interrupts a kernel before it shuts it down or restarts it: the end
+            # comes with the restart event ("restarted") or the kernel's removal ("aborted").
+            run.timer = asyncio.get_running_loop().call_later(
+                STOP_WAIT_S, self._finish, run, "aborted", "the kernel was stopped while it ran"
+            )
         elif run.failed:
             self._finish(run, "error")
         elif not run.saw_input and not run.silent:
@@ -521,6 +529,14 @@ class KernelWatch:
             self._finish(run, "aborted")
         else:
             self._finish(run, "ok")
+
+    def _being_stopped(self) -> bool:
+        try:
+            return bool(
+                getattr(self.traffic.kernel_manager.get_kernel(self.kernel_id), "shutting_down", False)
+            )
+        except KeyError:
+            return True
 
     def restarted(self) -> None:
         """Someone restarted the kernel (a user, or the restarter after a death we already reported)."""

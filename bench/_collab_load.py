@@ -184,7 +184,8 @@ class Collaborator(asyncio.Protocol):
         assert isinstance(text, Text)
         return text
 
-    def type_one(self, awareness: bool) -> None:
+    def type_one(self, awareness: bool) -> int:
+        """One keystroke (and the cursor after it); when it was typed, perf_counter_ns."""
         text = self.source()
         at = len(text)
         now = time.perf_counter_ns()
@@ -205,6 +206,7 @@ class Collaborator(asyncio.Protocol):
             enc.write_var_uint(self.awareness_clock)
             enc.write_var_string(json.dumps(state))
             self.write(OP_BINARY, create_awareness_message(enc.to_bytes()))
+        return now
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -271,8 +273,9 @@ class Runner:
             heapq.heapreplace(heap, (due + period, i))
             if due >= measure_from:
                 self.lags.append(now - due)
+            stamp = self.collaborators[i].type_one(awareness)
+            if self.window[0] <= stamp < self.window[1]:
                 typed += 1
-            self.collaborators[i].type_one(awareness)
         await asyncio.sleep(1.0)  # the tail arrives
         usage1 = resource.getrusage(resource.RUSAGE_SELF)
         peers = len(self.collaborators) - 1

@@ -18,6 +18,17 @@ from jupyter_interview.server_ext.identity import ROLE_COLORS
 from jupyter_interview.signaling.protocol import validate_payload
 
 
+@pytest.fixture
+def cleanup_delay() -> float:
+    """jupyter-collaboration's document_cleanup_delay; its default unless a test parametrises it."""
+    return 60.0
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config: dict[str, Any], cleanup_delay: float) -> dict[str, Any]:
+    return {**jp_server_config, "YDocExtension": {"document_cleanup_delay": cleanup_delay}}
+
+
 async def live_room(owner: Client, make_room: Any, make_client: Any) -> dict[str, Any]:
     """A live room; a named candidate and an interviewer joined, each with a greeted real-time socket."""
     room = await make_room(waiting_room=False)
@@ -316,6 +327,38 @@ async def test_hostile_awareness_and_unknown_positions_are_ignored(
     await converged([cand, staff])
     await wait_activity(room["iv"], kind="code-change", participant_id=room["cand_id"])
     assert activity_feed(jp_serverapp).errors == 0
+
+
+@pytest.mark.parametrize("cleanup_delay", [2.0])
+async def test_a_notebook_dropped_from_memory_is_forgotten_and_followed_again_when_rebuilt(
+    owner: Client, make_room: Any, make_client: Any, jp_serverapp: Any
+) -> None:
+    feed = activity_feed(jp_serverapp)
+    first = await live_room(owner, make_room, make_client)
+    doc = await collaborator(first["cand_client"], first["id"])
+    doc.source(1).insert(0, "a = 1\n")
+    await wait_activity(first["iv"], kind="code-change")
+    assert doc.room_name in feed.notebooks
+    await doc.disconnect()
+    server = feed.sockets.ydoc_handler_kwargs()["ywebsocket_server"]
+    deadline = time.monotonic() + 15
+    while server.room_exists(doc.room_name):
+        assert time.monotonic() < deadline, "jupyter-collaboration kept the room"
+        await asyncio.sleep(0.2)
+    # Another room's first edit: the dropped document is let go.
+    second = await live_room(owner, make_room, make_client)
+    other = await collaborator(second["cand_client"], second["id"])
+    other.source(1).insert(0, "b = 2\n")
+    await wait_activity(second["iv"], kind="code-change")
+    assert doc.room_name not in feed.notebooks and other.room_name in feed.notebooks
+    # Back in the first room (rebuilt from the update store): followed again, still attributed.
+    await asyncio.sleep(2.1)  # past the first room's code-change interval
+    await doc.connect()
+    doc.source(1).insert(0, "c = 3\n")
+    again = await wait_activity(first["iv"], kind="code-change")
+    assert (again["participant_id"], again["index"]) == (first["cand_id"], 1), again
+    assert feed.notebooks[doc.room_name].yroom is server.rooms[doc.room_name]
+    assert feed.errors == 0
 
 
 @pytest.mark.parametrize("role", ["interviewer", "candidate"])

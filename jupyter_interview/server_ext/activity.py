@@ -182,11 +182,14 @@ class ActivityFeed(LoggingConfigurable):
         yroom = self._yroom(room_name)
         if yroom is None or not getattr(yroom, "ready", False):
             return None
-        old = self.notebooks.pop(room_name, None)
-        if old is not None:
-            for sub in old.subscriptions:
-                with contextlib.suppress(Exception):  # the old room's document may be gone with it
-                    sub.drop()
+        # Forget documents jupyter-collaboration has dropped from memory (or rebuilt): holding them
+        # here would keep every finished interview's notebook alive.
+        for name, old in list(self.notebooks.items()):
+            if name == room_name or self._yroom(name) is not old.yroom:
+                del self.notebooks[name]
+                for sub in old.subscriptions:
+                    with contextlib.suppress(Exception):  # the old room's document may be gone with it
+                        sub.drop()
         doc: Doc[Any] = yroom.ydoc
         nb = Notebook(room_id, yroom, doc, doc.get("cells", type=Array))
         nb.cell_ids()  # read now, outside any transaction; then kept in step by _structure

@@ -100,7 +100,7 @@ async function interviewRound(round) {
   const traffic = countTraffic(candidate);
   const t0 = Date.now();
   await candidate.page.goto(round.candidateLink, { timeout: 60000 });
-  await passDeviceCheck(candidate.page, 60000);
+  const joinedAt = await passDeviceCheck(candidate.page, 60000);
   await until('the first remote video frame', async () => (await marks(candidate.page)).firstRemoteFrame, 60000, 50);
   await candidate.page.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first().waitFor({ state: 'visible', timeout: 60000 });
   const m = await marks(candidate.page);
@@ -109,6 +109,7 @@ async function interviewRound(round) {
     panelToFirstFrameMs: m.firstRemoteFrame - m.panel,
     panelMs: m.panel - t0,
     deviceCheckMs: m.deviceCheck !== undefined ? m.deviceCheck - t0 : null,
+    joinClickMs: joinedAt !== null ? joinedAt - t0 : null,
     notebookReadyMs: m.notebookCell - t0,
     firstFrameWidth: m.firstRemoteFrameWidth,
     ...(await traffic(m.notebookCell))

@@ -28,6 +28,8 @@ from jupyter_interview.rooms.ice import turn_rest_credentials
 
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
 SCENARIO_LIMIT_S = 300
+# The scenario runs inside the first test that asks for it: pytest-timeout counts it there.
+pytestmark = pytest.mark.timeout(SCENARIO_LIMIT_S + 120)
 CUT_MS = 5000
 
 
@@ -118,6 +120,7 @@ def test_interviewer_lands_in_interview_mode(interview: dict[str, Any]) -> None:
 def test_device_check_shows_camera_preview_and_recording_notice(interview: dict[str, Any]) -> None:
     got = observed(interview, "device check shows preview, level and the recording notice")
     assert got["previewWidth"] > 0
+    assert got["micLevel"] > 0, "the microphone meter never moved"
     # The candidate must acknowledge: the box starts unticked, or Join waits for it.
     assert not got["ackCheckedAtFirst"] or not got["joinEnabledBeforeAck"], got
 
@@ -132,6 +135,11 @@ def test_each_side_sees_the_others_video(interview: dict[str, Any]) -> None:
     for side in ("interviewer", "candidate"):
         assert got[side]["videoWidth"] > 0, got
         assert got[side]["bytesReceived"] > 0, got
+
+
+def test_video_tile_shows_the_connection_quality(interview: dict[str, Any]) -> None:
+    got = observed(interview, "the quality indicator shows measured figures")
+    assert got["quality"] in ("good", "fair", "poor"), got
 
 
 def test_candidate_media_is_relayed_by_turn(interview: dict[str, Any]) -> None:

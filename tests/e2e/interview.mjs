@@ -188,11 +188,18 @@ try {
       () => C.locator(tid('ji-device-preview')).first().evaluate(v => v.videoWidth),
       10000
     );
+    // Chromium's fake microphone beeps: the meter must move at some point within a few seconds.
+    let level = 0;
+    const levelUntil = Date.now() + 4000;
+    while (Date.now() < levelUntil && level <= 0) {
+      level = Math.max(level, Number(await attr(C, tid('ji-mic-level'), 'data-level')) || 0);
+      await sleep(50);
+    }
     const join = C.locator(tid('ji-join')).first();
     const ack = C.locator(tid('ji-recording-ack')).first();
     const ackChecked = await ack.isChecked();
     const joinEnabledBeforeAck = await join.isEnabled();
-    return { previewWidth: width, ackCheckedAtFirst: ackChecked, joinEnabledBeforeAck };
+    return { previewWidth: width, micLevel: level, ackCheckedAtFirst: ackChecked, joinEnabledBeforeAck };
   });
   await step('the candidate acknowledges and joins', async () => {
     await passDeviceCheck(C, 10000);
@@ -251,6 +258,22 @@ try {
       throw new Error('nothing connected through the TURN proxy');
     }
     return { localTypes: s.localTypes, turnProxyConnections: turn.accepted };
+  });
+  await check('the quality indicator shows measured figures', async () => {
+    const quality = I.locator(`${tile(config.candidateId)} ${tid('ji-quality')}`).first();
+    const value = await until(
+      'a measured quality',
+      async () => {
+        const q = await quality.getAttribute('data-quality');
+        return q && q !== 'unknown' ? q : '';
+      },
+      15000
+    );
+    const title = (await quality.getAttribute('title')) ?? (await quality.getAttribute('aria-label')) ?? '';
+    if (!/rtt|ms/i.test(title)) {
+      throw new Error(`quality ${value} without rtt in its title: ${JSON.stringify(title)}`);
+    }
+    return { quality: value, title };
   });
   result.figures.candidateMarks = await marks(C);
   await screenshot(interviewer, '1-call');

@@ -342,21 +342,21 @@ export async function videoFlowing(page, timeoutMs = 15000, everyMs = 100) {
   }
 }
 
-/** Clicks through the device check (ticking the recording notice when shown) if it is shown. */
+/** Clicks through the device check (ticking the recording notice when shown) if it is shown; when Join was clicked (epoch ms) or null. */
 export async function passDeviceCheck(page, timeoutMs = 30000) {
   const check = page.locator(tid('ji-device-check'));
   const panel = page.locator(tid('ji-panel'));
   const waiting = page.locator(tid('ji-waiting-room'));
   await check.or(panel).or(waiting).first().waitFor({ state: 'visible', timeout: timeoutMs });
   if (!(await check.isVisible())) {
-    return false;
+    return null;
   }
   const ack = page.locator(tid('ji-recording-ack'));
   if ((await ack.count()) > 0 && !(await ack.isChecked())) {
     await ack.check();
   }
   await page.locator(tid('ji-join')).click();
-  return true;
+  return Date.now();
 }
 
 /** Clicks accept in a JupyterLab dialog if one comes up within timeoutMs (a confirmation). */

@@ -3,7 +3,11 @@
  * `requires` lists and logs all spell them the same way.
  */
 export const PluginIDs = {
-  core: 'jupyter-interview:core'
+  core: 'jupyter-interview:core',
+  session: 'jupyter-interview:session',
+  room: 'jupyter-interview:room',
+  interviews: 'jupyter-interview:interviews',
+  connectionLost: 'jupyter-interview:connection-lost'
 } as const;
 
 export type PluginID = (typeof PluginIDs)[keyof typeof PluginIDs];

@@ -1,10 +1,20 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
-import { corePlugin } from './plugins';
+import { connectionPlugins } from './plugins/connection';
+import { corePlugin } from './plugins/core';
+import { interviewsPlugin } from './plugins/interviews';
+import { roomPlugin } from './plugins/room';
+import { sessionPlugin } from './plugins/session';
 
-export { IRoomModel } from './tokens';
+export { IInterviewSession, IRoomModel } from './tokens';
 export type { IMe, Role } from './tokens';
 
-const plugins: JupyterFrontEndPlugin<unknown>[] = [corePlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  corePlugin,
+  sessionPlugin,
+  roomPlugin,
+  interviewsPlugin,
+  ...connectionPlugins()
+];
 
 export default plugins;

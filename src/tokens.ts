@@ -1,14 +1,21 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import type { InterviewSession } from './state/session';
+
 /** A participant's role in one room, as the server assigns it. */
 export type Role = 'owner' | 'interviewer' | 'candidate';
 
 /** The answer of `GET rooms/<id>/me`: who this browser is in the room. */
 export interface IMe {
   role: Role;
-  participant_id?: string;
+  participant_id?: string | null;
   name?: string;
+  /** `waiting`, `admitted`, `denied`, ... (null for the owner). */
+  status?: string | null;
+  room_state?: string;
+  /** What the caller may do now: `files:read`, `files:write`, `kernels:execute`, `notes:own`, ... */
+  permissions?: string[];
 }
 
 /**
@@ -29,4 +36,19 @@ export interface IRoomModel {
 export const IRoomModel = new Token<IRoomModel>(
   'jupyter-interview:IRoomModel',
   'The interview room of this page: its id and the role of the user in it.'
+);
+
+/**
+ * The interview page's controller (room socket, call, local media, REST), for the room's views.
+ * `session` is null on a page that is not an interview room.
+ */
+export interface IInterviewSession {
+  readonly session: InterviewSession | null;
+  /** The room's notebook, a server path (`interviews/<room>/interview.ipynb`). */
+  readonly notebookPath: string | null;
+}
+
+export const IInterviewSession = new Token<IInterviewSession>(
+  'jupyter-interview:IInterviewSession',
+  "The interview page's session: room socket, call, local media and REST calls."
 );

@@ -32,6 +32,12 @@ export interface IMeshOptions<T extends TrackLike, S> {
   disconnectedTimeoutMs?: number;
   /** After a re-welcome, links still unsettled this much later are recovered, ms (default 3000). */
   recoverAfterMs?: number;
+  /**
+   * When a participant comes back from `reconnecting` (their socket dropped: what we sent them
+   * meanwhile is lost), their link is recovered this much later if still unsettled, ms (default
+   * 1000: time for what they queued to arrive first).
+   */
+  peerBackAfterMs?: number;
   onError?: (error: unknown, context: string) => void;
 }
 
@@ -47,6 +53,12 @@ export function initiatesCall(myRole: Role | null, theirRole: Role | null): bool
     return true;
   }
   return theirRole !== null && theirRole !== 'candidate';
+}
+
+/** A link waiting for an answer, or whose ICE is down: what lost signaling leaves behind. */
+function isStuck(link: { state: IPeerState }): boolean {
+  const { signaling, ice } = link.state;
+  return signaling !== 'stable' || ice === 'disconnected' || ice === 'failed';
 }
 
 function asRole(value: string | undefined): Role | null {
@@ -66,6 +78,7 @@ export class Mesh<T extends TrackLike, S> {
     this._scheduler = options.scheduler ?? realScheduler;
     this._disconnectedTimeoutMs = options.disconnectedTimeoutMs;
     this._recoverAfterMs = options.recoverAfterMs ?? 3000;
+    this._peerBackAfterMs = options.peerBackAfterMs ?? 1000;
     this._onError = options.onError;
     this._port.message.connect(this._onMessage, this);
   }
@@ -122,6 +135,10 @@ export class Mesh<T extends TrackLike, S> {
     }
     this._disposed = true;
     this._cancelRecover?.();
+    for (const cancel of this._cancelPeerBack.values()) {
+      cancel();
+    }
+    this._cancelPeerBack.clear();
     this._port.message.disconnect(this._onMessage, this);
     for (const link of this._links.values()) {
       link.dispose();
@@ -146,8 +163,21 @@ export class Mesh<T extends TrackLike, S> {
       }
       case 'user-left':
         this._roles.delete(envelope.payload.participant_id);
+        this._presence.delete(envelope.payload.participant_id);
         this._drop(envelope.payload.participant_id);
         return;
+      case 'presence': {
+        const id = envelope.payload.participant_id ?? envelope.from;
+        const status = envelope.payload.status;
+        if (id !== undefined && status !== undefined && id !== this._localId) {
+          const before = this._presence.get(id);
+          this._presence.set(id, status);
+          if (before === 'reconnecting' && status === 'online') {
+            this._peerBack(id);
+          }
+        }
+        return;
+      }
       case 'interview-state':
         if (envelope.payload.state === 'ended') {
           for (const id of [...this._links.keys()]) {
@@ -297,14 +327,28 @@ export class Mesh<T extends TrackLike, S> {
     }
   }
 
+  /** Signaling we sent `id` while their socket was down is lost: unstick their link if stuck. */
+  private _peerBack(id: string): void {
+    this._cancelPeerBack.get(id)?.();
+    this._cancelPeerBack.set(
+      id,
+      this._scheduler.after(this._peerBackAfterMs, () => {
+        this._cancelPeerBack.delete(id);
+        const link = this._links.get(id);
+        if (link !== undefined && isStuck(link)) {
+          void link.recover();
+        }
+      })
+    );
+  }
+
   /** Messages to or from us may have been lost while the socket was down: unstick what is stuck. */
   private _scheduleRecover(): void {
     this._cancelRecover?.();
     this._cancelRecover = this._scheduler.after(this._recoverAfterMs, () => {
       this._cancelRecover = null;
       for (const link of this._links.values()) {
-        const { signaling, ice } = link.state;
-        if (signaling !== 'stable' || ice === 'disconnected' || ice === 'failed') {
+        if (isStuck(link)) {
           void link.recover();
         }
       }
@@ -316,6 +360,9 @@ export class Mesh<T extends TrackLike, S> {
   private readonly _scheduler: Scheduler;
   private readonly _disconnectedTimeoutMs: number | undefined;
   private readonly _recoverAfterMs: number;
+  private readonly _peerBackAfterMs: number;
+  private readonly _presence = new Map<string, string>();
+  private readonly _cancelPeerBack = new Map<string, Cancel>();
   private readonly _onError: ((error: unknown, context: string) => void) | undefined;
   private readonly _links = new Map<string, PeerLink<T, S>>();
   private readonly _roles = new Map<string, Role | null>();

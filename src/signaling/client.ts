@@ -103,6 +103,12 @@ export interface IBackoffOptions {
   capMs: number;
   /** A connection welcomed this long ago counts as stable: the next drop starts from base again. */
   stableMs: number;
+  /**
+   * If set, no wait exceeds this fraction of the time the connection has been down (but at least
+   * `baseMs`): after a short outage the client comes back within a fraction of it, while a long
+   * one still backs off up to `capMs`. Off by default.
+   */
+  outageFraction?: number;
 }
 
 export const DEFAULT_BACKOFF: IBackoffOptions = {
@@ -477,6 +483,7 @@ export class SignalingClient implements ISignalingClient {
         answersHello || this._lastSeq === null ? payload.seq : Math.max(this._lastSeq, payload.seq);
     }
     if (answersHello) {
+      this._downSince = null;
       this._cancelOpenTimeout?.();
       this._cancelOpenTimeout = null;
       this._cancelStable?.();
@@ -527,7 +534,13 @@ export class SignalingClient implements ISignalingClient {
   }
 
   private _scheduleRetry(): void {
-    const delay = backoffDelay(this._attempt, this._random, this._backoff);
+    const now = this._scheduler.now();
+    this._downSince ??= now;
+    let delay = backoffDelay(this._attempt, this._random, this._backoff);
+    const fraction = this._backoff.outageFraction;
+    if (fraction !== undefined) {
+      delay = Math.min(delay, Math.max(this._backoff.baseMs, fraction * (now - this._downSince)));
+    }
     this._attempt++;
     this._setStatus({
       state: this._everWelcomed ? 'reconnecting' : 'connecting',
@@ -602,6 +615,8 @@ export class SignalingClient implements ISignalingClient {
   private _welcomedOnSocket = false;
   private _everWelcomed = false;
   private _attempt = 0;
+  /** When the connection was lost (or the first try began failing), local ms; null while up. */
+  private _downSince: number | null = null;
   private _lastSeq: number | null = null;
   private _lastWelcome: WelcomePayload | null = null;
   private _queue: IOutgoing[] = [];

@@ -12,6 +12,7 @@ import {
   AnyEnvelope,
   ChatMessagePayload,
   ErrorPayload,
+  KernelPayload,
   TimerPayload,
   WaitingRoomPayload,
   WelcomePayload
@@ -249,6 +250,15 @@ export class RoomModel implements IRoomModel {
     return this._timer !== null && isTimeUp(this._timer, this.clock.now());
   }
 
+  /** The room notebook's kernel as the server last described it (admitted members only). */
+  get kernel(): KernelPayload | null {
+    return this._kernel;
+  }
+
+  get kernelChanged(): ISignal<this, KernelPayload | null> {
+    return this._kernelChanged;
+  }
+
   /** Candidates knocking, for interviewers. */
   get knocks(): ReadonlyMap<string, IKnock> {
     return this._knocks;
@@ -482,6 +492,9 @@ export class RoomModel implements IRoomModel {
       case 'activity':
         this._activity.emit({ ...envelope.payload, from: envelope.from });
         break;
+      case 'kernel':
+        this._setKernel(envelope.payload);
+        break;
       case 'error':
         this._refused(envelope.payload);
         break;
@@ -529,6 +542,9 @@ export class RoomModel implements IRoomModel {
     if (payload.timer !== undefined) {
       this._timer = payload.timer;
       this._timerChanged.emit(this._timer);
+    }
+    if (payload.kernel !== undefined) {
+      this._setKernel(payload.kernel);
     }
 
     if (this._autoKnock && this._myRole === 'candidate' && this._myStatus === 'waiting') {
@@ -663,6 +679,20 @@ export class RoomModel implements IRoomModel {
     }
   }
 
+  private _setKernel(kernel: KernelPayload): void {
+    const before = this._kernel;
+    if (
+      before === null ||
+      before.status !== kernel.status ||
+      before.kernel_id !== kernel.kernel_id ||
+      before.language !== kernel.language ||
+      before.reason !== kernel.reason
+    ) {
+      this._kernel = { ...kernel };
+      this._kernelChanged.emit(this._kernel);
+    }
+  }
+
   private _setInterviewState(state: RoomStateName): void {
     if (this._interviewState !== state) {
       this._interviewState = state;
@@ -731,6 +761,7 @@ export class RoomModel implements IRoomModel {
   private _interviewState: RoomStateName | null = null;
   private _settings: Record<string, unknown> = {};
   private _timer: TimerSnapshot | null = null;
+  private _kernel: KernelPayload | null = null;
   private readonly _knocks = new Map<string, IKnock>();
   private readonly _changed = new Signal<IRoomModel, void>(this);
   private readonly _connectionChanged = new Signal<this, IConnectionStatus>(this);
@@ -740,6 +771,7 @@ export class RoomModel implements IRoomModel {
   private readonly _chatChanged = new Signal<this, void>(this);
   private readonly _interviewStateChanged = new Signal<this, RoomStateName>(this);
   private readonly _timerChanged = new Signal<this, TimerSnapshot | null>(this);
+  private readonly _kernelChanged = new Signal<this, KernelPayload | null>(this);
   private readonly _knocksChanged = new Signal<this, void>(this);
   private readonly _activity = new Signal<this, ActivityPayload & { from?: string }>(this);
   private readonly _serverError = new Signal<this, ErrorPayload>(this);

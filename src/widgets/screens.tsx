@@ -1,0 +1,354 @@
+/**
+ * The full-page screens of an interview page: the device check before joining, joining, the
+ * waiting room, not admitted, the end screen, a closed connection; and the "reconnecting…" banner.
+ */
+
+import { TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { TerminalReason } from '../signaling/client';
+import { InterviewSession } from '../state/session';
+import { MediaProblem } from './call';
+import { TransContext, Toggle, Video, useSignals, useTrans } from './common';
+import { camIcon, camOffIcon, micIcon, micOffIcon } from './icons';
+
+/** What the interview keeps, as the candidate is told before joining. */
+function RecordingNotice(): JSX.Element {
+  const trans = useTrans();
+  return (
+    <section
+      className="jp-Interview-recording"
+      data-testid="ji-recording-notice"
+      aria-labelledby="jp-Interview-recording-title"
+    >
+      <h3 id="jp-Interview-recording-title">{trans.__('What this interview records')}</h3>
+      <ul>
+        <li>{trans.__('the code in the shared notebook and its full history of changes;')}</li>
+        <li>{trans.__('every code execution and its output;')}</li>
+        <li>{trans.__('the chat;')}</li>
+        <li>{trans.__('a replay of the session built from the above.')}</li>
+      </ul>
+      <p>{trans.__('The interviewers can review these records after the interview.')}</p>
+    </section>
+  );
+}
+
+function MicMeter(props: { session: InterviewSession }): JSX.Element {
+  const trans = useTrans();
+  const [level, setLevel] = React.useState(0);
+  React.useEffect(() => {
+    const handle = window.setInterval(() => setLevel(props.session.media.level()), 100);
+    return () => window.clearInterval(handle);
+  }, [props.session]);
+  const rounded = Math.round(level * 100) / 100;
+  return (
+    <div
+      className="jp-Interview-meter"
+      data-testid="ji-mic-level"
+      data-level={rounded}
+      role="meter"
+      aria-label={trans.__('Microphone level')}
+      aria-valuemin={0}
+      aria-valuemax={1}
+      aria-valuenow={rounded}
+    >
+      <div className="jp-Interview-meterFill" style={{ width: `${Math.round(level * 100)}%` }} />
+    </div>
+  );
+}
+
+function DeviceCheck(props: { session: InterviewSession; title: string }): JSX.Element {
+  const { session } = props;
+  const { media } = session;
+  const trans = useTrans();
+  useSignals(media.changed, session.room.changed);
+  React.useEffect(() => {
+    void session.startMedia();
+  }, [session]);
+  const [ack, setAck] = React.useState(false);
+  const candidate = session.room.myRole === 'candidate' || session.room.me?.role === 'candidate';
+  const state = media.state;
+  const canJoin = !candidate || ack;
+  return (
+    <div className="jp-Interview-card jp-Interview-deviceCheck" data-testid="ji-device-check">
+      <h2 id="jp-Interview-screen-title">{trans.__('Before you join: %1', props.title)}</h2>
+      <div className="jp-Interview-deviceRow">
+        <div className="jp-Interview-preview">
+          <Video
+            stream={media.stream}
+            muted
+            mirrored
+            testid="ji-device-preview"
+            label={trans.__('Your camera')}
+            className={state.cam && state.camera !== null ? '' : 'jp-mod-hidden'}
+          />
+          {(state.camera === null || !state.cam) && (
+            <div className="jp-Interview-avatar">{trans.__('Camera off')}</div>
+          )}
+        </div>
+        <div className="jp-Interview-devices">
+          <label className="jp-Interview-field">
+            <span>{trans.__('Camera')}</span>
+            <select
+              className="jp-mod-styled"
+              data-testid="ji-camera-select"
+              value={media.cameraId ?? ''}
+              disabled={media.cameras.length === 0}
+              onChange={event => void media.selectCamera(event.currentTarget.value)}
+            >
+              {media.cameras.length === 0 && <option value="">{trans.__('No camera')}</option>}
+              {media.cameras.map(d => (
+                <option key={d.deviceId} value={d.deviceId}>
+                  {d.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="jp-Interview-field">
+            <span>{trans.__('Microphone')}</span>
+            <select
+              className="jp-mod-styled"
+              data-testid="ji-mic-select"
+              value={media.microphoneId ?? ''}
+              disabled={media.microphones.length === 0}
+              onChange={event => void media.selectMicrophone(event.currentTarget.value)}
+            >
+              {media.microphones.length === 0 && (
+                <option value="">{trans.__('No microphone')}</option>
+              )}
+              {media.microphones.map(d => (
+                <option key={d.deviceId} value={d.deviceId}>
+                  {d.label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <MicMeter session={session} />
+          <div className="jp-Interview-controlRow">
+            <Toggle
+              testid="ji-precheck-mic"
+              pressed={state.mic}
+              label={state.mic ? trans.__('Join muted') : trans.__('Join with the microphone on')}
+              icon={state.mic ? <micIcon.react tag="span" /> : <micOffIcon.react tag="span" />}
+              onClick={() => session.toggleMic()}
+              disabled={state.audio === null}
+              danger={!state.mic}
+            />
+            <Toggle
+              testid="ji-precheck-cam"
+              pressed={state.cam}
+              label={state.cam ? trans.__('Join with the camera off') : trans.__('Join with the camera on')}
+              icon={state.cam ? <camIcon.react tag="span" /> : <camOffIcon.react tag="span" />}
+              onClick={() => session.toggleCam()}
+              disabled={state.camera === null}
+              danger={!state.cam}
+            />
+          </div>
+        </div>
+      </div>
+      <MediaProblem session={session} />
+      <RecordingNotice />
+      <label className="jp-Interview-check jp-Interview-ack">
+        <input
+          type="checkbox"
+          data-testid="ji-recording-ack"
+          checked={ack}
+          required={candidate}
+          onChange={event => setAck(event.currentTarget.checked)}
+        />
+        <span>{trans.__('I understand what this interview records.')}</span>
+      </label>
+      <button
+        type="button"
+        className="jp-Interview-button jp-mod-accept jp-Interview-join"
+        data-testid="ji-join"
+        disabled={!canJoin}
+        title={canJoin ? undefined : trans.__('Tick the box above first')}
+        onClick={() => session.join()}
+      >
+        {trans.__('Join the interview')}
+      </button>
+    </div>
+  );
+}
+
+function Waiting(props: { session: InterviewSession; title: string }): JSX.Element {
+  const { session } = props;
+  const trans = useTrans();
+  useSignals(session.room.changed, session.media.changed);
+  const admitted = session.room.myStatus === 'admitted';
+  return (
+    <div className="jp-Interview-card" data-testid="ji-waiting-room" role="status" aria-live="polite">
+      <h2 id="jp-Interview-screen-title">{props.title}</h2>
+      <div className="jp-Interview-preview jp-mod-small">
+        <Video stream={session.media.stream} muted mirrored testid="ji-waiting-preview" label={trans.__('Your camera')} />
+      </div>
+      <p className="jp-Interview-big">
+        {admitted
+          ? trans.__('You are in. The interview starts when the interviewer presses Start.')
+          : trans.__('Please wait: the interviewer will let you in shortly.')}
+      </p>
+      <p className="jp-Interview-hint">{trans.__('Keep this page open.')}</p>
+    </div>
+  );
+}
+
+function closedText(trans: TranslationBundle, reason: TerminalReason | undefined): string {
+  switch (reason) {
+    case 'replaced':
+      return trans.__('This interview is now open in another tab or window. Close this one.');
+    case 'forbidden':
+      return trans.__('Your access to this interview has ended.');
+    case 'gone':
+      return trans.__('This interview was deleted.');
+    case 'policy':
+      return trans.__('The server closed the connection. Reload the page to join again.');
+    default:
+      return trans.__('The connection to the interview was closed. Reload the page to join again.');
+  }
+}
+
+/** Everything that covers the page instead of the room. */
+function Screens(props: { session: InterviewSession }): JSX.Element | null {
+  const { session } = props;
+  const trans = useTrans();
+  useSignals(session.screenChanged, session.recordChanged, session.room.connectionChanged);
+  const [dismissedEnd, setDismissedEnd] = React.useState(false);
+  const title = session.record?.title ?? trans.__('Interview');
+  const screen = session.screen;
+  let body: JSX.Element | null = null;
+  switch (screen) {
+    case 'device-check':
+      body = <DeviceCheck session={session} title={title} />;
+      break;
+    case 'joining':
+      body = (
+        <div className="jp-Interview-card" data-testid="ji-joining" role="status">
+          <h2 id="jp-Interview-screen-title">{title}</h2>
+          <p className="jp-Interview-big">{trans.__('Joining…')}</p>
+        </div>
+      );
+      break;
+    case 'waiting':
+      body = <Waiting session={session} title={title} />;
+      break;
+    case 'denied':
+      body = (
+        <div className="jp-Interview-card" data-testid="ji-denied" role="alert">
+          <h2 id="jp-Interview-screen-title">{title}</h2>
+          <p className="jp-Interview-big">{trans.__('The interviewer did not let you in.')}</p>
+        </div>
+      );
+      break;
+    case 'ended':
+      body = dismissedEnd ? null : (
+        <div className="jp-Interview-card" data-testid="ji-end-screen" role="alert">
+          <h2 id="jp-Interview-screen-title">{trans.__('The interview has ended')}</h2>
+          <p className="jp-Interview-big">{trans.__('Thank you for your time.')}</p>
+          <p>{trans.__('The notebook is read-only now: you can look at it, but no longer edit or run it.')}</p>
+          <button
+            type="button"
+            className="jp-Interview-button"
+            data-testid="ji-review-notebook"
+            onClick={() => setDismissedEnd(true)}
+          >
+            {trans.__('Look at the notebook')}
+          </button>
+        </div>
+      );
+      break;
+    case 'closed':
+      body = (
+        <div className="jp-Interview-card" data-testid="ji-closed" role="alert">
+          <h2 id="jp-Interview-screen-title">{title}</h2>
+          <p className="jp-Interview-big">
+            {closedText(trans, session.room.connection.terminal?.reason)}
+          </p>
+        </div>
+      );
+      break;
+    case 'room':
+      body = null;
+      break;
+  }
+  if (body === null) {
+    return null;
+  }
+  return (
+    <div
+      className="jp-Interview-overlay"
+      role="dialog"
+      aria-modal="true"
+      aria-labelledby="jp-Interview-screen-title"
+    >
+      {body}
+    </div>
+  );
+}
+
+/** A widget attached to the page body: shows the screen the session is on, or nothing. */
+export class InterviewScreens extends ReactWidget {
+  constructor(
+    private readonly _session: InterviewSession,
+    private readonly _trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-Interview-screens');
+    this._session.screenChanged.connect(this._sync, this);
+    this._sync();
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <TransContext.Provider value={this._trans}>
+        <Screens session={this._session} />
+      </TransContext.Provider>
+    );
+  }
+
+  private _sync(): void {
+    // An empty overlay must not take clicks meant for the lab.
+    this.toggleClass('jp-mod-active', this._session.screen !== 'room');
+  }
+}
+
+function Banner(props: { session: InterviewSession }): JSX.Element | null {
+  const { room } = props.session;
+  const trans = useTrans();
+  useSignals(room.connectionChanged);
+  const status = room.connection;
+  if (status.state !== 'reconnecting') {
+    return null;
+  }
+  return (
+    <div className="jp-Interview-banner" data-testid="ji-reconnecting" role="status" aria-live="assertive">
+      {trans.__('Reconnecting…')}
+      {status.attempt !== undefined && status.attempt > 1 && (
+        <span className="jp-Interview-hint">
+          {' '}
+          {trans.__('(attempt %1)', String(status.attempt))}
+        </span>
+      )}
+    </div>
+  );
+}
+
+/** The "reconnecting…" banner across the top of the page. */
+export class ReconnectingBanner extends ReactWidget {
+  constructor(
+    private readonly _session: InterviewSession,
+    private readonly _trans: TranslationBundle
+  ) {
+    super();
+    this.addClass('jp-Interview-bannerHost');
+  }
+
+  protected render(): JSX.Element {
+    return (
+      <TransContext.Provider value={this._trans}>
+        <Banner session={this._session} />
+      </TransContext.Provider>
+    );
+  }
+}

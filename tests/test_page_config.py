@@ -41,6 +41,10 @@ async def test_participant_page_carries_no_server_token_and_owner_page_stays_pla
         assert cfg["interviewRoom"] == room["id"]
         assert cfg["interviewRole"] == name
         assert cfg["terminalsAvailable"] is False
+        assert cfg["buildCheck"] is False  # lab/api/build is refused to participants
+        # The lab extension replaces the connection-lost dialog on these pages only because the
+        # hub extension, the other provider of that service, is off here.
+        assert "@jupyterlab/hub-extension" in cfg["disabledExtensions"]
     # One request's values do not pile up in the next one's page (the dict is shared server-wide).
     assert pages["candidate again"]["disabledExtensions"] == pages["candidate"]["disabledExtensions"]
     assert "interviewRoom" not in owners and "interviewRole" not in owners

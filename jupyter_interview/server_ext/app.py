@@ -58,6 +58,13 @@ PARTICIPANT_DISABLED_PLUGINS = [
     "@jupyterlab/settingeditor-extension",
     "@jupyterlab/notebook-extension:kernel-selector",
     "nbdime-jupyterlab",  # installed with nbdime (history's diff); its git diff views need the owner's API
+    # These would only fail against routes the role matrix refuses (running sessions, LSP servers,
+    # nbconvert's list of formats), with errors in the console or in dialogs.
+    "@jupyterlab/workspaces-extension",
+    "@jupyterlab/fileeditor-extension:language-server",
+    "@jupyterlab/notebook-extension:language-server",
+    "@jupyterlab/notebook-extension:export",
+    "@jupyterlab/notebook-extension:update-raw-mimetype",
 ]
 
 
@@ -415,6 +422,8 @@ class InterviewApp(ExtensionApp):
                 # The lab would send the server's own token with every request: the owner's identity.
                 page_config["token"] = ""
                 page_config["terminalsAvailable"] = False
+                page_config["buildAvailable"] = False
+                page_config["buildCheck"] = False
                 page_config["disabledExtensions"] = [*page_config.get("disabledExtensions", []), *disabled]
                 page_config["interviewRoom"] = user.room_id
                 page_config["interviewRole"] = user.role

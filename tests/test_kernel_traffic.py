@@ -27,6 +27,8 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from jupyter_interview.rooms.executions import EXECUTIONS_KEY, Execution
 from jupyter_interview.server_ext.kernel_traffic import (
+    DIRECT_BURST,
+    DIRECT_RATE_PER_S,
     RESTART_NOTICE,
     TRAFFIC_KEY,
     V1_PROTOCOL,
@@ -540,6 +542,38 @@ async def test_forged_outputs_identities_and_reused_ids_cannot_enter_the_record(
     assert execution.outputs == ({"output_type": "stream", "name": "stdout", "text": "real\n"},)
     assert [e.status for e in record.of(msg_id)] == ["started", "ok"]
     assert not (jp_root_dir / "interviews" / room["id"] / "reused.txt").exists()
+
+
+async def test_executions_a_kernel_invents_are_bounded(
+    jp_serverapp: Any, owner: Any, make_room: Any, make_client: Any
+) -> None:
+    # The candidate's code speaks for the kernel on iopub: 500 executions nobody asked for, each
+    # would be published and stored. Only a burst and a trickle of them are followed.
+    record = Record(jp_serverapp)
+    room, cand = await live_room(owner, make_room, make_client)
+    kernel = await start_kernel(cand, room["id"])
+    ks = await Channels.open(cand, kernel["id"])
+    started = time.monotonic()
+    try:
+        r = await ks.run(
+            "import uuid\n"
+            "k = get_ipython().kernel\n"
+            "for i in range(500):\n"
+            "    p = {'msg_id': uuid.uuid4().hex, 'msg_type': 'execute_request', 'session': 's',"
+            " 'username': 'u', 'date': '2026-01-01T00:00:00Z', 'version': '5.3'}\n"
+            "    k.session.send(k.iopub_socket, 'status', {'execution_state': 'busy'}, parent=p)\n"
+            "    k.session.send(k.iopub_socket, 'execute_input', {'code': 'invented', 'execution_count': 1}, parent=p)\n"
+            "    k.session.send(k.iopub_socket, 'status', {'execution_state': 'idle'}, parent=p)\n"
+            "print('done')"
+        )
+        assert r.stdout == "done\n", r
+        assert (await ks.run("print(2)")).stdout == "2\n"
+    finally:
+        ks.close()
+    took = time.monotonic() - started
+    invented = {e.msg_id for e in record.events if e.code == "invented"}
+    assert 0 < len(invented) <= min(DIRECT_BURST + DIRECT_RATE_PER_S * took + 1, 250), (len(invented), took)
+    assert (await owner.json("GET", "api/status"))[0] == 200
 
 
 async def test_a_candidate_socket_opened_before_end_cannot_execute_after_end(

@@ -67,6 +67,11 @@ MAX_PENDING = 256
 MAX_RECENT = 4096
 # How long an execution interrupted by a shutdown or restart waits for it to be announced.
 STOP_WAIT_S = 30.0
+# Executions per kernel whose output the record holds at once, in units of output_limit_bytes.
+HELD_EXECUTIONS = 4
+# Executions nobody's socket asked for, followed per kernel: a burst, then so many per second.
+DIRECT_BURST = 50
+DIRECT_RATE_PER_S = 10.0
 
 
 def size_text(n: int) -> str:
@@ -217,6 +222,12 @@ class KernelWatch:
         self.ports: list[int] = []
         self.session: Session | None = None
         self.restarting = False
+        self.held = 0  # output bytes kept for executions still running
+        self.unreadable = 0
+        # Executions nobody's socket asked for are counted against a bucket: a kernel could announce
+        # them by the thousand, and each one is published and stored by history.
+        self.direct_tokens = float(DIRECT_BURST)
+        self.direct_refilled = time.monotonic()
 
     @property
     def log(self) -> Any:
@@ -345,12 +356,30 @@ class KernelWatch:
             if run is None:
                 if msg_type not in ("status", "execute_input") or not msg_id or msg_id in self.recent:
                     return
+                if not self._direct_allowed():
+                    return
                 run = self._direct(parent)
             self._handle(run, msg_type, session, fed[4], fed[5:])
         except Exception:
-            self.log.warning(
-                "jupyter_interview: unreadable iopub message of kernel %s", self.kernel_id, exc_info=True
-            )
+            self.unreadable += 1
+            if self.unreadable == 1 or self.unreadable % 1000 == 0:
+                self.log.warning(
+                    "jupyter_interview: unreadable iopub message of kernel %s (%d so far)",
+                    self.kernel_id,
+                    self.unreadable,
+                    exc_info=True,
+                )
+
+    def _direct_allowed(self) -> bool:
+        now = time.monotonic()
+        self.direct_tokens = min(
+            DIRECT_BURST, self.direct_tokens + (now - self.direct_refilled) * DIRECT_RATE_PER_S
+        )
+        self.direct_refilled = now
+        if self.direct_tokens < 1:
+            return False
+        self.direct_tokens -= 1
+        return True
 
     def _direct(self, parent: dict[str, Any]) -> Run:
         """An execution nobody asked for through a participant's socket (the owner's tools, a client on the kernel)."""
@@ -398,10 +427,14 @@ class KernelWatch:
         limit = self.traffic.output_limit_bytes
         allowed = size
         if limit > 0:
-            allowed = 0 if run.cut else min(size, limit - run.passed)
+            # Also bounded per kernel: a kernel that keeps many executions open (it can announce
+            # executions nobody asked for) holds at most a few executions' worth of output here.
+            room = min(limit - run.passed, HELD_EXECUTIONS * limit - self.held)
+            allowed = 0 if run.cut else max(min(size, room), 0)
             if allowed < size and msg_type != "stream":
                 allowed = 0
             run.passed += allowed
+            self.held += allowed
             run.cut += size - allowed
             if allowed == 0:
                 return
@@ -576,6 +609,7 @@ class KernelWatch:
             run.timer.cancel()
             run.timer = None
         self.runs.pop(run.msg_id, None)
+        self.held -= run.passed
         self.recent[run.msg_id] = None
         while len(self.recent) > MAX_RECENT:
             self.recent.popitem(last=False)

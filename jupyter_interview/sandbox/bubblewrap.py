@@ -147,7 +147,7 @@ class BubblewrapBackend(SandboxBackend):
         elif os.geteuid() != 0:
             problems.append(
                 "the bubblewrap backend runs as root to give each room its own uid; run the server as"
-                " root (in its container or VM), or choose SandboxProvisioner.backend = 'docker'"
+                " root (in its container or VM)"
             )
         return problems
 

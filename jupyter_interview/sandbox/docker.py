@@ -328,6 +328,9 @@ class DockerBackend(SandboxBackend, Configurable):
         return self._client
 
     def check(self) -> list[str]:
+        if os.geteuid() != 0:
+            # Room folders are handed to the rooms' uids, and the kernels' state folders are root's.
+            return ["the docker backend needs the server to run as root (each room gets its own uid)"]
         try:
             docker = _docker()
             client = self.client()

@@ -65,6 +65,12 @@ PARTICIPANT_DISABLED_PLUGINS = [
     "@jupyterlab/notebook-extension:language-server",
     "@jupyterlab/notebook-extension:export",
     "@jupyterlab/notebook-extension:update-raw-mimetype",
+    # jupyter-collaboration's global awareness (other rooms' users: refused), its panel over it, its
+    # share-a-link dialog, and its debug logger (a subscription to the server's events: refused).
+    "@jupyter/collaboration-extension:rtcGlobalAwareness",
+    "@jupyter/collaboration-extension:rtcPanel",
+    "@jupyter/collaboration-extension:shared-link",
+    "@jupyter/docprovider-extension:logger",
 ]
 
 

@@ -122,6 +122,8 @@ class Channel:
         self.log: deque[Logged] = deque(maxlen=log_size)
         self.members: dict[str, Member] = {}
         self.sent_state: str | None = None
+        # The room settings the last welcome carried: a change is pushed as a fresh welcome.
+        self.sent_settings: dict[str, Any] | None = None
         self.expiry: asyncio.TimerHandle | None = None
 
 
@@ -523,7 +525,7 @@ class Hub:
                 if m.socket is not None and self._seen_by(m).includes(member)
             ]
             payload["timer"] = self.service.timer(ch.room_id).to_json(now)
-            payload["settings"] = room.settings.to_json()
+            payload["settings"] = ch.sent_settings = room.settings.to_json()
             kernel = self.kernel_status(ch.room_id)
             if kernel is not None:
                 payload["kernel"] = kernel
@@ -559,7 +561,10 @@ class Hub:
             return
         if change.kind == "room":
             room = self.room(ch)
-            if room is None or room.state.value == ch.sent_state:
+            if room is None:
+                return
+            self._settings_changed(ch, room.settings.to_json(), room.state is RoomState.ENDED)
+            if room.state.value == ch.sent_state:
                 return
             previous, ch.sent_state = ch.sent_state, room.state.value
             self.emit(ch, "interview-state", {"state": room.state.value})
@@ -573,6 +578,17 @@ class Hub:
                     ):
                         self._spawn(self.welcome(ch, member, resumed=False))
                         self._joined(ch, member)
+
+    def _settings_changed(self, ch: Channel, settings: dict[str, Any], ended: bool) -> None:
+        """The settings (screen sharing allowed, ...) reach who saw them through a fresh welcome."""
+        if ch.sent_settings is None or settings == ch.sent_settings:
+            return
+        ch.sent_settings = settings
+        for member in list(ch.members.values()):
+            if member.socket is None or not member.greeted:
+                continue
+            if member.actor.role in STAFF or (not ended and self.access(member) != Access.NONE):
+                self._spawn(self.welcome(ch, member, resumed=False))
 
     def _participant_changed(self, ch: Channel, pid: str) -> None:
         member = ch.members.get(pid)

@@ -7,6 +7,7 @@ export const PluginIDs = {
   session: 'jupyter-interview:session',
   room: 'jupyter-interview:room',
   interviews: 'jupyter-interview:interviews',
+  history: 'jupyter-interview:history',
   connectionLost: 'jupyter-interview:connection-lost'
 } as const;
 

@@ -2,6 +2,7 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { connectionPlugins } from './plugins/connection';
 import { corePlugin } from './plugins/core';
+import { historyPlugin } from './plugins/history';
 import { interviewsPlugin } from './plugins/interviews';
 import { roomPlugin } from './plugins/room';
 import { sessionPlugin } from './plugins/session';
@@ -14,6 +15,7 @@ const plugins: JupyterFrontEndPlugin<unknown>[] = [
   sessionPlugin,
   roomPlugin,
   interviewsPlugin,
+  historyPlugin,
   ...connectionPlugins()
 ];
 

@@ -29,8 +29,6 @@ import { RoomModel } from './room';
 
 /** How often each call leg's stats are read, ms. */
 const STATS_EVERY_MS = 2000;
-/** How often a candidate re-reads the room's settings (screen sharing allowed or not), ms. */
-const ROOM_POLL_MS = 10_000;
 
 export interface IInterviewSessionOptions {
   room: RoomModel;
@@ -132,12 +130,7 @@ export class InterviewSession {
 
   /** Whether the candidate may share a screen (the room's `allow_candidate_screen_share`). */
   get candidateScreenAllowed(): boolean {
-    const fromRecord = this._record?.settings?.allow_candidate_screen_share;
-    if (typeof fromRecord === 'boolean') {
-      return fromRecord;
-    }
-    const fromWelcome = this.room.settings.allow_candidate_screen_share;
-    return typeof fromWelcome === 'boolean' ? fromWelcome : true;
+    return this._screenAllowed ?? true;
   }
 
   /** Whether we may share our screen now. */
@@ -220,7 +213,12 @@ export class InterviewSession {
   }
 
   async setCandidateScreenAllowed(allow: boolean): Promise<void> {
-    await this._patch({ allow_candidate_screen_share: allow });
+    // Shown at once (a checkbox that lags behind the click reads as broken); undone on refusal.
+    const before = this._screenAllowed;
+    this._applySettings({ allow_candidate_screen_share: allow });
+    if (!(await this._patch({ allow_candidate_screen_share: allow }))) {
+      this._applySettings({ allow_candidate_screen_share: before ?? true });
+    }
   }
 
   async setLanguage(language: string): Promise<void> {
@@ -250,7 +248,6 @@ export class InterviewSession {
     this._disposed = true;
     this._cancelStats?.();
     this._cancelIce?.();
-    this._cancelPoll?.();
     this._cancelMe?.();
     void this._notes?.flush();
     this._notes?.dispose();
@@ -274,6 +271,8 @@ export class InterviewSession {
     });
     this._client = client;
     this.room.attach(client);
+    // Every welcome carries the room's settings, and the server sends a fresh one when they change.
+    client.welcome.connect((_, welcome) => this._applySettings(welcome.settings));
     client.stateChanged.connect((_, status) =>
       console.debug(`jupyter-interview: socket ${JSON.stringify(status)}`)
     );
@@ -455,32 +454,8 @@ export class InterviewSession {
       if (screen === 'room' && before !== 'room') {
         void this.refreshRecord();
       }
-      this._updatePolling(screen);
       this._screenChanged.emit(screen);
     }
-  }
-
-  /** Candidates learn of a change to the screen-sharing setting by reading the room again. */
-  private _updatePolling(screen: Screen): void {
-    const poll = screen === 'room' && this.room.myRole === 'candidate';
-    if (!poll) {
-      this._cancelPoll?.();
-      this._cancelPoll = null;
-      return;
-    }
-    if (this._cancelPoll !== null) {
-      return;
-    }
-    const tick = (): void => {
-      this._cancelPoll = this._scheduler.after(ROOM_POLL_MS, () => {
-        void this.refreshRecord().finally(() => {
-          if (!this._disposed && this._cancelPoll !== null) {
-            tick();
-          }
-        });
-      });
-    };
-    tick();
   }
 
   private async _loadMe(): Promise<void> {
@@ -502,19 +477,34 @@ export class InterviewSession {
 
   private _setRecord(record: IRoomRecord): void {
     this._record = record;
+    this._applySettings(record.settings, false);
     this._recordChanged.emit(record);
-    if (this.room.myRole === 'candidate' && !this.candidateScreenAllowed && this.sharingScreen) {
+  }
+
+  /** The latest settings, from a welcome or a REST answer, whichever came last. */
+  private _applySettings(settings: Record<string, unknown> | undefined, emit = true): void {
+    const allowed = settings?.allow_candidate_screen_share;
+    if (typeof allowed !== 'boolean' || allowed === this._screenAllowed) {
+      return;
+    }
+    this._screenAllowed = allowed;
+    if (this.room.myRole === 'candidate' && !allowed && this.sharingScreen) {
       this.media.stopScreen();
       this._fail('The interviewer has turned screen sharing off.');
     }
+    if (emit) {
+      this._recordChanged.emit(this._record);
+    }
   }
 
-  private async _patch(patch: Record<string, unknown>): Promise<void> {
+  private async _patch(patch: Record<string, unknown>): Promise<boolean> {
     try {
       this._setRecord(await this._rooms.patchRoom(this.roomId, patch));
       this._fail(null);
+      return true;
     } catch (reason) {
       this._fail(reason instanceof Error ? reason.message : String(reason));
+      return false;
     }
   }
 
@@ -535,6 +525,7 @@ export class InterviewSession {
   private _ice: IIceServers | null = null;
   private _notes: NotesModel | null = null;
   private _record: IRoomRecord | null = null;
+  private _screenAllowed: boolean | null = null;
   private _me: IMe | null = null;
   private _access: FileAccess = 'none';
   private _joined = false;
@@ -547,7 +538,6 @@ export class InterviewSession {
   private readonly _samples = new Map<string, IStatsSample>();
   private _cancelStats: Cancel | null = null;
   private _cancelIce: Cancel | null = null;
-  private _cancelPoll: Cancel | null = null;
   private _cancelMe: Cancel | null = null;
   private readonly _screenChanged = new Signal<this, Screen>(this);
   private readonly _accessChanged = new Signal<this, FileAccess>(this);

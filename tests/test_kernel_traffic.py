@@ -525,6 +525,10 @@ async def test_forged_outputs_identities_and_reused_ids_cannot_enter_the_record(
         refused = await ks.wait(msg_id)
         assert "Execution refused: its msg_id was used before" in refused.stderr, refused
         assert refused.reply is not None and refused.reply["status"] == "error"
+        # Garbage and a request without a msg_id: dropped, the socket keeps working.
+        await ks.conn.write_message(b"\x00\x01garbage", binary=True)
+        await ks.send("shell", {"msg_type": "execute_request"}, {"code": "open('no-id.txt', 'w')"})
+        assert (await ks.run("print('still')")).stdout == "still\n"
         # ipykernel executes a request on the control channel too: it is recorded as the candidate's.
         sideways = ks.header("execute_request")
         await ks.send("control", sideways, {"code": "print('via control')", "silent": False})
@@ -542,6 +546,7 @@ async def test_forged_outputs_identities_and_reused_ids_cannot_enter_the_record(
     assert execution.outputs == ({"output_type": "stream", "name": "stdout", "text": "real\n"},)
     assert [e.status for e in record.of(msg_id)] == ["started", "ok"]
     assert not (jp_root_dir / "interviews" / room["id"] / "reused.txt").exists()
+    assert not (jp_root_dir / "interviews" / room["id"] / "no-id.txt").exists()
 
 
 async def test_executions_a_kernel_invents_are_bounded(
@@ -621,6 +626,24 @@ async def test_a_candidate_socket_opened_before_end_cannot_execute_after_end(
 
 
 # ---- wiring ----
+
+
+async def test_a_kernel_outside_rooms_is_not_recorded_and_a_forged_frame_header_is_dropped(
+    jp_serverapp: Any, owner: Any
+) -> None:
+    record = Record(jp_serverapp)
+    code, kernel = await owner.json("POST", "api/kernels", {"name": "interview-python", "path": ""})
+    assert code == 201, kernel
+    ks = await Channels.open(owner, kernel["id"])
+    try:
+        # A v1 frame whose first 8 bytes claim 2**56 parts: jupyter_server would build that many offsets.
+        started = time.monotonic()
+        await ks.conn.write_message((1 << 56).to_bytes(8, "little") + b"\x00" * 64, binary=True)
+        assert (await ks.run("print('plain')")).stdout == "plain\n"
+        assert time.monotonic() - started < 10
+    finally:
+        ks.close()
+    assert record.events == []
 
 
 async def test_a_plain_config_uses_the_traffic_connection_and_another_choice_is_warned_about(

@@ -64,6 +64,8 @@ READ_ONLY_MESSAGES = frozenset({"kernel_info_request", "comm_info_request"})
 ACCESS_RANK = {Access.NONE: 0, Access.READ: 1, Access.EXECUTE: 2, Access.WRITE: 3}
 # Bounds on per-kernel bookkeeping: executions tracked at once, msg_ids remembered against reuse.
 MAX_PENDING = 256
+# Parts of a v1 websocket frame: channel, header, parent, metadata, content and buffers.
+MAX_V1_PARTS = 1024
 MAX_RECENT = 4096
 # How long an execution interrupted by a shutdown or restart waits for it to be announced.
 STOP_WAIT_S = 30.0
@@ -140,6 +142,14 @@ class OutputBudget:
             return 0
         self.cutting -= 1
         return entry[1]
+
+
+def v1_frame_ok(frame: Any) -> bool:
+    """Whether a v1 kernel websocket frame's part count fits its size (the offsets are read that many times)."""
+    if not isinstance(frame, bytes) or len(frame) < 16:
+        return False
+    count = int.from_bytes(frame[:8], "little")
+    return 2 <= count <= MAX_V1_PARTS and len(frame) >= 8 * (count + 1)
 
 
 def cut_stream_text(content: dict[str, Any], size: int, allowed: int) -> bool:
@@ -878,6 +888,12 @@ class KernelTrafficConnection(ZMQChannelsWebsocketConnection):
     # ---- browser -> kernel ----
 
     def handle_incoming_message(self, incoming_msg: Any) -> None:
+        if self.subprotocol == V1_PROTOCOL and not v1_frame_ok(incoming_msg):
+            # jupyter_server reads the frame's part count from its first 8 bytes and builds that many
+            # offsets (0.26 s per million): a forged count of 2**56 stalls the server until its memory
+            # runs out. Checked for every kernel's socket, a candidate's included.
+            self._note_refusal("a malformed frame")
+            return
         traffic = self._traffic
         if traffic is None or not self.channels:
             super().handle_incoming_message(incoming_msg)
@@ -1033,7 +1049,10 @@ class KernelTrafficConnection(ZMQChannelsWebsocketConnection):
         """A message from the server, in this socket's protocol (JupyterLab's v1 binary, or JSON)."""
         if self.websocket_handler is None:
             return
-        msg = self.session.msg(msg_type, content=content, parent=parent)
+        try:
+            msg = self.session.msg(msg_type, content=content, parent=parent)
+        except Exception:
+            return  # a request header without a msg_id: there is no cell to answer in
         try:
             if self.subprotocol == V1_PROTOCOL:
                 self.write_message(

@@ -643,6 +643,13 @@ async def test_a_kernel_outside_rooms_is_not_recorded_and_a_forged_frame_header_
         assert time.monotonic() - started < 10
     finally:
         ks.close()
+    legacy = await Channels.open(owner, kernel["id"], v1=False)
+    try:
+        # The legacy binary frame: a 4-byte buffer count, which jupyter_server turns into a format string.
+        await legacy.conn.write_message((2**31 - 1).to_bytes(4, "big") + b"\x00" * 64, binary=True)
+        assert (await legacy.run("print('legacy')")).stdout == "legacy\n"
+    finally:
+        legacy.close()
     assert record.events == []
 
 

@@ -152,6 +152,14 @@ def v1_frame_ok(frame: Any) -> bool:
     return 2 <= count <= MAX_V1_PARTS and len(frame) >= 8 * (count + 1)
 
 
+def legacy_frame_ok(frame: bytes) -> bool:
+    """The same for the legacy binary frame (a 4-byte buffer count, then 4-byte offsets)."""
+    if len(frame) < 8:
+        return False
+    count = int.from_bytes(frame[:4], "big", signed=True)
+    return 1 <= count <= MAX_V1_PARTS and len(frame) >= 4 * (count + 1)
+
+
 def cut_stream_text(content: dict[str, Any], size: int, allowed: int) -> bool:
     """Shorten a stream message's text so its content fits `allowed` of its `size` bytes; False: nothing fits."""
     text = content.get("text")
@@ -888,7 +896,9 @@ class KernelTrafficConnection(ZMQChannelsWebsocketConnection):
     # ---- browser -> kernel ----
 
     def handle_incoming_message(self, incoming_msg: Any) -> None:
-        if self.subprotocol == V1_PROTOCOL and not v1_frame_ok(incoming_msg):
+        if isinstance(incoming_msg, bytes) and not (
+            v1_frame_ok(incoming_msg) if self.subprotocol == V1_PROTOCOL else legacy_frame_ok(incoming_msg)
+        ):
             # jupyter_server reads the frame's part count from its first 8 bytes and builds that many
             # offsets (0.26 s per million): a forged count of 2**56 stalls the server until its memory
             # runs out. Checked for every kernel's socket, a candidate's included.

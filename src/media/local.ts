@@ -361,7 +361,18 @@ export class LocalMedia {
       return null;
     }
     try {
-      this._audioContext ??= new AudioContext();
+      if (this._audioContext === null) {
+        this._audioContext = new AudioContext();
+        // Made before any click on the page, the context stays suspended under the browsers'
+        // autoplay rules: the first click or key press lets it run (and the meter move).
+        const wake = (): void => {
+          if (this._audioContext?.state === 'suspended') {
+            void this._audioContext.resume();
+          }
+        };
+        document.addEventListener('pointerdown', wake, { once: true, capture: true });
+        document.addEventListener('keydown', wake, { once: true, capture: true });
+      }
       if (this._audioContext.state === 'suspended') {
         void this._audioContext.resume();
       }

@@ -317,6 +317,14 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
       opening = true;
       try {
         await app.commands.execute('docmanager:open', { path: notebookPath(), factory: 'Notebook' });
+        if (isCandidate()) {
+          // The launcher the lab opened on an empty main area has nothing for a candidate.
+          for (const widget of shell.widgets('main')) {
+            if (widget.node.querySelector('.jp-Launcher') !== null) {
+              widget.close();
+            }
+          }
+        }
       } catch (error) {
         console.warn('jupyter-interview: cannot open the room notebook', error);
       } finally {

@@ -9,7 +9,7 @@ import { ILinkHealth, UNKNOWN_HEALTH, describeHealth } from '../media/quality';
 import { IParticipant } from '../state/room';
 import { InterviewSession } from '../state/session';
 import { Toggle, Video, clockTime, useSignals, useTrans } from './common';
-import { camIcon, camOffIcon, handIcon, micIcon, micOffIcon, screenIcon } from './icons';
+import { camIcon, camOffIcon, handIcon, micIcon, micOffIcon, reactIcon, screenIcon } from './icons';
 
 /** How long a reaction stays on a tile, ms. */
 export const REACTION_MS = 4000;
@@ -298,7 +298,7 @@ export function Controls(props: {
           title={trans.__('React')}
           onClick={() => setReactionsOpen(!reactionsOpen)}
         >
-          <span aria-hidden="true">🙂</span>
+          <reactIcon.react tag="span" />
         </button>
       </div>
       {reactionsOpen && (

@@ -403,6 +403,8 @@ function replayData(frames: IReplayFrame[], events: IReplay['events']): IReplay 
 const EVENTS: IReplay['events'] = [
   { t: T0 + 1, type: 'interview-state', actor: null, state: 'live' },
   { t: T0 + 1, type: 'timer', actor: null, status: 'running', duration_s: 1800, elapsed_s: 0, started_at: T0 + 1, ends_at: T0 + 1801, server_now: T0 + 1 },
+  { t: T0 + 0.5, type: 'participant', actor: 'cand', participant_id: 'cand', name: 'Ada', role: 'candidate', status: 'invited' },
+  { t: T0 + 1.5, type: 'participant', actor: 'c2', participant_id: 'c2', name: 'Bob', role: 'candidate', status: 'waiting' },
   { t: T0 + 2, type: 'joined', actor: 'cand', participant: { id: 'cand', name: 'Ada', role: 'candidate' } },
   { t: T0 + 3, type: 'joined', actor: 'iv', participant: { id: 'iv', name: 'Grace', role: 'interviewer' } },
   { t: T0 + 10, type: 'chat', from: 'iv', name: 'Grace', text: 'hello' },
@@ -440,7 +442,7 @@ describe('Replay.roomAt', () => {
     expect(room.timer).toBeNull();
     expect(room.chat).toEqual([]);
     expect(room.executions).toEqual([]);
-    expect(room.presence).toEqual([]);
+    expect(replay.roomAt((T0 + 0.9) * 1000).presence).toEqual([]); // invited is not here
   });
 
   it('counts the timer down between its events and holds it while paused', () => {
@@ -464,11 +466,11 @@ describe('Replay.roomAt', () => {
     const early = replay.roomAt((T0 + 35) * 1000);
     expect(early.chat.map(m => m.text)).toEqual(['hello']);
     expect(early.interviewState).toBe('live');
-    expect(Object.fromEntries(early.presence.map(p => [p.name, p.status]))).toEqual({ Ada: 'reconnecting', Grace: 'online' });
+    expect(Object.fromEntries(early.presence.map(p => [p.name, p.status]))).toEqual({ Ada: 'reconnecting', Bob: 'waiting', Grace: 'online' });
     const late = replay.roomAt((T0 + 80) * 1000);
     expect(late.chat.map(m => m.text)).toEqual(['hello', 'bye']);
     expect(late.interviewState).toBe('ended');
-    expect(Object.fromEntries(late.presence.map(p => [p.name, p.status]))).toEqual({ Ada: 'offline', Grace: 'online' });
+    expect(Object.fromEntries(late.presence.map(p => [p.name, p.status]))).toEqual({ Ada: 'offline', Bob: 'waiting', Grace: 'online' });
   });
 
   it('names who edited in the last few seconds', () => {
@@ -480,7 +482,7 @@ describe('Replay.roomAt', () => {
   it('spans from the first recorded moment to the end', () => {
     expect(replay.startMs).toBe(T0 * 1000);
     expect(replay.endMs).toBe((T0 + 600) * 1000);
-    expect(replay.eventsUntil((T0 + 1) * 1000)).toBe(2);
+    expect(replay.eventsUntil((T0 + 1) * 1000)).toBe(3);
     expect(replay.eventsUntil((T0 + 1000) * 1000)).toBe(EVENTS.length);
   });
 });

@@ -79,7 +79,11 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
         if (roomId === null || !allowed()) {
           return;
         }
-        show(`history:${roomId}`, () => new HistoryWidget(new HistoryModel({ api: historyAPI, roomId }), trans));
+        const openReplay = (): void => void app.commands.execute(CommandIDs.openReplay, { roomId });
+        show(
+          `history:${roomId}`,
+          () => new HistoryWidget(new HistoryModel({ api: historyAPI, roomId }), trans, openReplay)
+        );
       }
     });
     app.commands.addCommand(CommandIDs.openReplay, {

@@ -889,12 +889,9 @@ export class Replay {
         case 'participant': {
           const id = str(e.participant_id) ?? str(e.actor);
           const status = str(e.status);
-          // Admission is not presence: only statuses that say the person is not in the room count.
-          const known = { name: e.name, role: e.role };
-          if (id !== null && status !== null && status !== 'admitted') {
-            person(id, known).status = status;
-          } else if (id !== null) {
-            person(id, known);
+          // Invited and admitted say nothing of presence (joins do); waiting, denied, left do.
+          if (id !== null && status !== null && status !== 'invited' && status !== 'admitted') {
+            person(id, { name: e.name, role: e.role }).status = status;
           }
           break;
         }

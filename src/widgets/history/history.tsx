@@ -172,9 +172,7 @@ function SnapshotList(props: { model: HistoryModel }): JSX.Element {
       <thead>
         <tr>
           <th scope="col">{trans.__('Time')}</th>
-          <th scope="col">{trans.__('Kind')}</th>
-          <th scope="col">{trans.__('Label')}</th>
-          <th scope="col">{trans.__('Authors')}</th>
+          <th scope="col">{trans.__('Snapshot')}</th>
           <th scope="col">{trans.__('Size')}</th>
         </tr>
       </thead>
@@ -197,10 +195,16 @@ function SnapshotList(props: { model: HistoryModel }): JSX.Element {
           >
             <td>{timeOfDay(s.t)}</td>
             <td>
-              <span className={`jp-InterviewHistory-kind jp-mod-${s.kind}`}>{kindLabel(trans, s.kind)}</span>
+              <div className="jp-InterviewHistory-what">
+                <span className={`jp-InterviewHistory-kind jp-mod-${s.kind}`}>{kindLabel(trans, s.kind)}</span>
+                {s.label && <span className="jp-InterviewHistory-label">{s.label}</span>}
+              </div>
+              {s.authors.length > 0 && (
+                <div className="jp-InterviewHistory-authors" title={trans.__('Who edited since the snapshot before')}>
+                  {trans.__('by %1', authorsText(s))}
+                </div>
+              )}
             </td>
-            <td className="jp-InterviewHistory-label">{s.label ?? ''}</td>
-            <td>{authorsText(s)}</td>
             <td title={trans.__('%1 cells; %2 added to the store', s.cells, formatBytes(s.stored))}>
               {formatBytes(s.size)}
               {s.capped && (
@@ -451,7 +455,11 @@ function Detail(props: { model: HistoryModel; trans: TranslationBundle }): JSX.E
   );
 }
 
-function HistoryView(props: { model: HistoryModel; trans: TranslationBundle }): JSX.Element {
+function HistoryView(props: {
+  model: HistoryModel;
+  trans: TranslationBundle;
+  openReplay?: () => void;
+}): JSX.Element {
   const { model } = props;
   const trans = useTrans();
   useSignals(model.changed);
@@ -476,6 +484,16 @@ function HistoryView(props: { model: HistoryModel; trans: TranslationBundle }): 
         >
           {trans.__('Refresh')}
         </button>
+        {props.openReplay !== undefined && (
+          <button
+            type="button"
+            className="jp-Interview-button"
+            data-testid="ji-history-open-replay"
+            onClick={props.openReplay}
+          >
+            {trans.__('Session replay')}
+          </button>
+        )}
         <Checkpoint model={model} />
       </header>
       <StatusLine model={model} />
@@ -495,7 +513,8 @@ function HistoryView(props: { model: HistoryModel; trans: TranslationBundle }): 
 export class HistoryWidget extends ReactWidget {
   constructor(
     readonly model: HistoryModel,
-    private readonly _trans: TranslationBundle
+    private readonly _trans: TranslationBundle,
+    private readonly _openReplay?: () => void
   ) {
     super();
     this.id = `jp-Interview-history-${model.roomId}`;
@@ -509,7 +528,7 @@ export class HistoryWidget extends ReactWidget {
   protected render(): JSX.Element {
     return (
       <TransContext.Provider value={this._trans}>
-        <HistoryView model={this.model} trans={this._trans} />
+        <HistoryView model={this.model} trans={this._trans} openReplay={this._openReplay} />
       </TransContext.Provider>
     );
   }

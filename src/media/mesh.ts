@@ -286,6 +286,15 @@ export class Mesh<T extends TrackLike, S> {
     });
     this._links.set(remoteId, link);
     void this._applyMedia(link);
+    if (initiatesCall(this._myRole, this._roles.get(remoteId) ?? null)) {
+      // A kind we do not send is still to be received: without any track at all there would be
+      // no offer, and staff never call a candidate first.
+      for (const kind of ['audio', 'video'] as const) {
+        if (link.sender(kind) === null && link.pc.addTransceiver !== undefined) {
+          link.pc.addTransceiver(kind, { direction: 'recvonly' });
+        }
+      }
+    }
     this._linksChanged.emit();
     return link;
   }

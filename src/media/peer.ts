@@ -75,6 +75,8 @@ export interface PeerConnectionLike<T extends TrackLike, S> {
   setRemoteDescription(description: SessionDescriptionInitLike): Promise<void>;
   addIceCandidate(candidate?: IceCandidateInitLike): Promise<void>;
   addTrack(track: T, ...streams: S[]): SenderLike<T>;
+  /** Receive a kind we do not send (no camera, no microphone); optional for fakes. */
+  addTransceiver?(kind: 'audio' | 'video', init: { direction: 'recvonly' }): unknown;
   restartIce(): void;
   close(): void;
 }

@@ -3,8 +3,10 @@
  * connection quality and reactions), the media controls, and the waiting candidates' knocks.
  */
 
+import { settingsIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { LocalMedia } from '../media/local';
 import { ILinkHealth, UNKNOWN_HEALTH, describeHealth } from '../media/quality';
 import { IParticipant } from '../state/room';
 import { InterviewSession } from '../state/session';
@@ -212,6 +214,51 @@ function mediaProblemText(
   return parts.length === 0 ? null : parts.join(' ');
 }
 
+/** Camera and microphone choice (the device check, and the panel's device settings). */
+export function DevicePickers(props: { media: LocalMedia; testids: [string, string] }): JSX.Element {
+  const { media } = props;
+  const trans = useTrans();
+  useSignals(media.changed);
+  return (
+    <>
+      <label className="jp-Interview-field">
+        <span>{trans.__('Camera')}</span>
+        <select
+          className="jp-mod-styled"
+          data-testid={props.testids[0]}
+          value={media.cameraId ?? ''}
+          disabled={media.cameras.length === 0}
+          onChange={event => void media.selectCamera(event.currentTarget.value)}
+        >
+          {media.cameras.length === 0 && <option value="">{trans.__('No camera')}</option>}
+          {media.cameras.map(d => (
+            <option key={d.deviceId} value={d.deviceId}>
+              {d.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="jp-Interview-field">
+        <span>{trans.__('Microphone')}</span>
+        <select
+          className="jp-mod-styled"
+          data-testid={props.testids[1]}
+          value={media.microphoneId ?? ''}
+          disabled={media.microphones.length === 0}
+          onChange={event => void media.selectMicrophone(event.currentTarget.value)}
+        >
+          {media.microphones.length === 0 && <option value="">{trans.__('No microphone')}</option>}
+          {media.microphones.map(d => (
+            <option key={d.deviceId} value={d.deviceId}>
+              {d.label}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
+  );
+}
+
 export function MediaProblem(props: { session: InterviewSession }): JSX.Element | null {
   const trans = useTrans();
   useSignals(props.session.media.changed);
@@ -246,6 +293,7 @@ export function Controls(props: {
   const screenAllowed = session.mayShareScreen;
   const record = session.record;
   const [reactionsOpen, setReactionsOpen] = React.useState(false);
+  const [devicesOpen, setDevicesOpen] = React.useState(false);
   return (
     <div className="jp-Interview-controls" role="toolbar" aria-label={trans.__('Call controls')}>
       <div className="jp-Interview-controlRow">
@@ -300,7 +348,23 @@ export function Controls(props: {
         >
           <reactIcon.react tag="span" />
         </button>
+        <button
+          type="button"
+          className="jp-Interview-toggle"
+          data-testid="ji-devices-toggle"
+          aria-expanded={devicesOpen}
+          aria-label={trans.__('Camera and microphone settings')}
+          title={trans.__('Camera and microphone settings')}
+          onClick={() => setDevicesOpen(!devicesOpen)}
+        >
+          <settingsIcon.react tag="span" />
+        </button>
       </div>
+      {devicesOpen && (
+        <div className="jp-Interview-devices" role="group" aria-label={trans.__('Devices')}>
+          <DevicePickers media={media} testids={['ji-panel-camera-select', 'ji-panel-mic-select']} />
+        </div>
+      )}
       {reactionsOpen && (
         <div className="jp-Interview-reactionPicker" role="group" aria-label={trans.__('Reactions')}>
           {REACTIONS.map(emoji => (

@@ -9,7 +9,7 @@ import * as React from 'react';
 
 import { TerminalReason } from '../signaling/client';
 import { InterviewSession } from '../state/session';
-import { MediaProblem } from './call';
+import { DevicePickers, MediaProblem } from './call';
 import { TransContext, Toggle, Video, useSignals, useTrans } from './common';
 import { camIcon, camOffIcon, micIcon, micOffIcon } from './icons';
 
@@ -88,42 +88,7 @@ function DeviceCheck(props: { session: InterviewSession; title: string }): JSX.E
           )}
         </div>
         <div className="jp-Interview-devices">
-          <label className="jp-Interview-field">
-            <span>{trans.__('Camera')}</span>
-            <select
-              className="jp-mod-styled"
-              data-testid="ji-camera-select"
-              value={media.cameraId ?? ''}
-              disabled={media.cameras.length === 0}
-              onChange={event => void media.selectCamera(event.currentTarget.value)}
-            >
-              {media.cameras.length === 0 && <option value="">{trans.__('No camera')}</option>}
-              {media.cameras.map(d => (
-                <option key={d.deviceId} value={d.deviceId}>
-                  {d.label}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="jp-Interview-field">
-            <span>{trans.__('Microphone')}</span>
-            <select
-              className="jp-mod-styled"
-              data-testid="ji-mic-select"
-              value={media.microphoneId ?? ''}
-              disabled={media.microphones.length === 0}
-              onChange={event => void media.selectMicrophone(event.currentTarget.value)}
-            >
-              {media.microphones.length === 0 && (
-                <option value="">{trans.__('No microphone')}</option>
-              )}
-              {media.microphones.map(d => (
-                <option key={d.deviceId} value={d.deviceId}>
-                  {d.label}
-                </option>
-              ))}
-            </select>
-          </label>
+          <DevicePickers media={media} testids={['ji-camera-select', 'ji-mic-select']} />
           <MicMeter session={session} />
           <div className="jp-Interview-controlRow">
             <Toggle

@@ -82,7 +82,16 @@ class Harness:
         code, room = await self.owner.json(
             "POST",
             "interview/api/rooms",
-            {"title": "Hostile", "language": "python", "duration_minutes": 45, "waiting_room": False},
+            # The battery tests the sandbox's own limits (CPU time, memory, processes...): the server's
+            # wall-clock limit per execution (tests/test_kernel_traffic.py) must not cut a case first
+            # on a loaded machine, where 3 s of CPU can take over 10 s.
+            {
+                "title": "Hostile",
+                "language": "python",
+                "duration_minutes": 45,
+                "waiting_room": False,
+                "exec_time_limit_s": 120,
+            },
         )
         assert code == 201, room
         assert (await cand.join(room["invites"]["candidate"])).code == 302
@@ -637,7 +646,9 @@ async def test_cpu_spin_is_killed_by_the_cpu_limit(world: World) -> None:
         timeout=90,
     )
     returncode, took = got
-    assert returncode == -24 and took < LIMITS["cpu_time_limit_s"] + 10, got  # SIGXCPU
+    # SIGXCPU: the CPU-time limit stopped it (a wall-clock bound would only measure the machine's
+    # load: 3 s of CPU took 17 s while other suites ran).
+    assert returncode == -24 and took < 60, got
     await h.contained()
 
 

@@ -5,7 +5,8 @@ Two servers in one run, each in its own process, and the load client in a third:
          notebook, participants who opened invite links (session cookies), the role-aware socket,
          the activity feed (edits attributed, cursors throttled) and the update store in WAL mode
   plain  the same Jupyter server without jupyter_interview: jupyter-collaboration as it ships,
-         token auth, the same notebook file
+         token auth, the same notebook file; its update store in WAL mode like ours unless
+         --plain-journal delete (SQLite's default, which falls behind a few typists: see docs)
 The load (bench/_collab_load.py): 2, 4 and 8 pycrdt collaborators in one 100-cell notebook, each
 typing 10 characters a second into its own cell (open loop, random phase) and sending its cursor as
 awareness after each keystroke, as y-codemirror does. Latency: from a keystroke to a peer having
@@ -35,12 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import HOST, BenchServer, LoadProcess
 
 from jupyter_interview.server_ext.app import InterviewApp
+from jupyter_interview.server_ext.collab import use_wal
 
 HERE = Path(__file__).resolve().parent
 LOAD_CLIENT = HERE / "_collab_load.py"
 CELLS = 100
 TARGET_RATIO = 1.10  # ours' p99 within 10% of plain jupyter-collaboration's
 TARGET_P99_MS = 50.0
+IDLE_S = 2.0
 SETUP_REST_LIMITS = {"create_room": "100000/minute", "invite": "100000/minute", "join": "100000/minute"}
 # jupyter_server's own classes, in place of ours, for the plain server.
 PLAIN_CLASSES = {
@@ -95,12 +98,16 @@ def notebook() -> dict[str, Any]:
     }
 
 
-def plain_server() -> BenchServer:
+def plain_server(store_dir: Path, wal: bool) -> BenchServer:
     unknown = set(InterviewApp.serverapp_config) - set(PLAIN_CLASSES)
     if unknown:
         raise RuntimeError(f"plain server: no jupyter_server default known for {sorted(unknown)}")
+    db_path = store_dir / "ystore.db"
+    if wal:
+        use_wal(str(db_path))  # as InterviewApp does for ours: see --plain-journal
     return BenchServer(
         extra_config={
+            "SQLiteYStore": {"db_path": str(db_path)},
             "ServerApp": {
                 **PLAIN_CLASSES,
                 "jpserver_extensions": {
@@ -109,7 +116,7 @@ def plain_server() -> BenchServer:
                     "jupyter_server_ydoc": True,
                     "jupyter_server_fileid": True,
                 },
-            }
+            },
         }
     )
 
@@ -186,6 +193,11 @@ def latency_phase(
 ) -> dict[str, Any]:
     specs = ours_clients(server, n) if kind == "ours" else plain_clients(server, n, k)
     load.call({"cmd": "connect", "host": HOST, "port": server.port, "clients": specs}, timeout_s=120)
+    # The server's CPU with everyone connected and nobody typing (file polling, history, timers):
+    # subtracted, so that the per-keystroke figure is the keystrokes' own.
+    idle0, i0 = cpu_s(server.pid), time.monotonic()
+    time.sleep(IDLE_S)
+    idle_rate = (cpu_s(server.pid) - idle0) / (time.monotonic() - i0)
     busy0, load0 = machine_busy_s(), cpu_s(load.proc.pid)
     cpu0, t0 = cpu_s(server.pid), time.monotonic()
     got = load.call(
@@ -206,8 +218,11 @@ def latency_phase(
         "samples": len(lat),
         "missing": got["expected"] - got["received"],
         "server_cpu": cpu / elapsed,
+        "server_idle_cpu": idle_rate,
         # every keystroke of the run, the warm-up's too, counted by the rate
-        "server_cpu_us_per_keystroke": cpu / max(1, n * plan.rate * (elapsed - 1.0)) * 1e6,
+        "server_cpu_us_per_keystroke": max(0.0, cpu - idle_rate * elapsed)
+        / max(1, n * plan.rate * (elapsed - 1.0))
+        * 1e6,
         "client_cpu": got["client_cpu"],
         "other_cpu": max(0.0, others / elapsed),  # everything else on the machine, in cores
         "client_max_lag_ms": got["max_lag_ms"],
@@ -362,11 +377,12 @@ def activity_micro(updates: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- run and report
-def run(plan: Plan) -> dict[str, Any]:
-    results: dict[str, Any] = {"phases": [], "memory": [], "plan": plan.__dict__}
+def run(plan: Plan, plain_wal: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"phases": [], "memory": [], "plan": plan.__dict__, "plain_wal": plain_wal}
     with (
+        tempfile.TemporaryDirectory(prefix="bench-collab-plain-store-") as store_dir,
         BenchServer(extra_config={"InterviewApp": {"rate_limits": SETUP_REST_LIMITS}}) as ours,
-        plain_server() as plain,
+        plain_server(Path(store_dir), plain_wal) as plain,
     ):
         load = LoadProcess(LOAD_CLIENT)
         try:
@@ -418,8 +434,13 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
         ]
         row["p50_ratio"] = statistics.median(o["p50_ms"] / p["p50_ms"] for o, p in pairs)
         row["p99_ratio"] = statistics.median(o["p99_ms"] / p["p99_ms"] for o, p in pairs)
-        row["cpu_ratio"] = statistics.median(
-            o["server_cpu_us_per_keystroke"] / p["server_cpu_us_per_keystroke"] for o, p in pairs
+        cpu_pairs = [(o, p) for o, p in pairs if p["server_cpu_us_per_keystroke"] > 0]
+        row["cpu_ratio"] = (
+            statistics.median(
+                o["server_cpu_us_per_keystroke"] / p["server_cpu_us_per_keystroke"] for o, p in cpu_pairs
+            )
+            if cpu_pairs
+            else float("nan")
         )
         rows.append(row)
     return rows
@@ -427,7 +448,10 @@ def summary(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def report(results: dict[str, Any]) -> tuple[str, bool]:
     rows = summary(results)
+    journal = "WAL, as ours" if results["plain_wal"] else "SQLite's default rollback journal"
     out = [
+        f"plain jupyter-collaboration's update store: {journal}.",
+        "",
         "| clients | ours p50 ms | plain p50 ms | ours p99 ms | plain p99 ms | p50 ours/plain | p99 ours/plain"
         " | server CPU µs/keystroke ours | plain | missing ours/plain | other processes, cores |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -474,12 +498,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one round of short phases (~1 minute)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument(
+        "--plain-journal",
+        choices=("wal", "delete"),
+        default="wal",
+        help="the plain server's update store: in WAL mode as ours (default: the comparison is then of"
+        " the request path alone), or in SQLite's default rollback journal, as jupyter-collaboration ships",
+    )
     args = parser.parse_args(argv)
-    results = run(QUICK if args.quick else FULL)
-    text, ok = report(results)
-    print(text)
+    results = run(QUICK if args.quick else FULL, args.plain_journal == "wal")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
+    text, ok = report(results)
+    print(text)
     return 1 if args.check and not ok else 0
 
 

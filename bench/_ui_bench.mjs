@@ -15,6 +15,7 @@ import {
   log,
   marks,
   passDeviceCheck,
+  recovery,
   rewriteTurnPort,
   sleep,
   tid,
@@ -125,9 +126,10 @@ async function interviewRound(round) {
   await http.restore();
   const restoredAt = Date.now();
   try {
-    const [c, i] = await Promise.all([videoFlowing(candidate.page, 30000, 50), videoFlowing(interviewer.page, 30000, 50)]);
-    out.restoreToVideoMs = Math.max(c, i) - restoredAt;
-    out.restoreToVideoCandidateMs = c - restoredAt;
+    const got = await recovery(candidate.page, interviewer.page, restoredAt, 30000);
+    out.restoreToVideoMs = got.videoMs;
+    out.restoreToVideoCandidateMs = got.candidateVideoMs;
+    out.restoreToSignalingMs = got.signalingMs;
   } catch (e) {
     // Counted as a failed recovery, with the record of what the call did; the rounds go on.
     out.restoreToVideoMs = null;

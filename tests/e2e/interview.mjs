@@ -21,6 +21,7 @@ import {
   mediaStats,
   passDeviceCheck,
   readConfig,
+  recovery,
   rewriteTurnPort,
   sleep,
   tid,
@@ -423,11 +424,9 @@ try {
     log('restored after', restoredAt - cutAt, 'ms');
     const offersAtRestore = [interviewer.sentOffers.length, candidate.sentOffers.length];
     await check('video flows again after the cut', async () => {
-      let c;
-      let i;
+      let got;
       try {
-        c = await videoFlowing(C, 30000);
-        i = await videoFlowing(I, 30000);
+        got = await recovery(C, I, restoredAt, 30000);
       } catch (e) {
         result.figures.callTraceAfterCut = {
           cutAt,
@@ -435,14 +434,18 @@ try {
           interviewer: await callTrace(interviewer),
           candidate: await callTrace(candidate)
         };
-        const state = {
-          offersSent: { atRestore: offersAtRestore, now: [interviewer.sentOffers.length, candidate.sentOffers.length] }
-        };
-        throw new Error(`${e.message}; ${JSON.stringify(state)} (call trace in interview.json)`);
+        const offers = { atRestore: offersAtRestore, now: [interviewer.sentOffers.length, candidate.sentOffers.length] };
+        throw new Error(`${e.message}; sdp-offers sent ${JSON.stringify(offers)} (call trace in interview.json)`);
       }
-      result.figures.videoBackAfterRestoreMs = Math.max(c, i) - restoredAt;
-      const s = await mediaStats(C);
-      return { candidateMs: c - restoredAt, interviewerMs: i - restoredAt, path: s.localTypes };
+      result.figures.callTraceAfterCut = {
+        cutAt,
+        restoredAt,
+        interviewer: await callTrace(interviewer),
+        candidate: await callTrace(candidate)
+      };
+      result.figures.videoBackAfterRestoreMs = got.videoMs;
+      result.figures.signalingBackAfterRestoreMs = got.signalingMs;
+      return got;
     });
     await check('the reconnecting banner goes away', async () => {
       await hidden(C, tid('ji-reconnecting'), 20000);

@@ -270,25 +270,27 @@ export const tid = id => `[data-testid="${id}"]`;
 
 /**
  * Video counters and the selected ICE path of the page's live peer connections: totals, and per
- * peer (`byPeer[i]` for the i-th connection the page made) since connections get replaced.
+ * inbound stream (`byStream["<i>/<ssrc>"]`, i the i-th connection the page made), since
+ * connections get replaced and a renegotiation can bring new SSRCs, whose counters start at 0.
  */
 export async function mediaStats(page) {
   return page.evaluate(async () => {
-    const out = { bytesReceived: 0, framesDecoded: 0, bytesSent: 0, peers: 0, localTypes: [], states: [], byPeer: {} };
+    const out = { bytesReceived: 0, framesDecoded: 0, bytesSent: 0, peers: 0, localTypes: [], states: [], byStream: {} };
     for (const [i, pc] of window.__e2e.peers.entries()) {
       out.states.push(`${pc.connectionState}/${pc.iceConnectionState}/${pc.signalingState}`);
       if (pc.connectionState === 'closed') {
         continue;
       }
       out.peers += 1;
-      const mine = { bytesReceived: 0, framesDecoded: 0 };
       const report = await pc.getStats();
       const byId = new Map();
       report.forEach(r => byId.set(r.id, r));
       report.forEach(r => {
         if (r.type === 'inbound-rtp' && r.kind === 'video') {
-          mine.bytesReceived += r.bytesReceived ?? 0;
-          mine.framesDecoded += r.framesDecoded ?? 0;
+          const stream = { bytesReceived: r.bytesReceived ?? 0, framesDecoded: r.framesDecoded ?? 0 };
+          out.byStream[`${i}/${r.ssrc}`] = stream;
+          out.bytesReceived += stream.bytesReceived;
+          out.framesDecoded += stream.framesDecoded;
         } else if (r.type === 'outbound-rtp' && r.kind === 'video') {
           out.bytesSent += r.bytesSent ?? 0;
         } else if (r.type === 'transport' && r.selectedCandidatePairId) {
@@ -299,26 +301,27 @@ export async function mediaStats(page) {
           }
         }
       });
-      out.byPeer[i] = mine;
-      out.bytesReceived += mine.bytesReceived;
-      out.framesDecoded += mine.framesDecoded;
     }
     return out;
   });
 }
 
-/** Whether some live peer connection received video bytes and decoded frames since `before`. */
+/** Whether some inbound video stream received bytes and decoded frames since `before`. */
 export function grew(before, now) {
-  return Object.entries(now.byPeer).some(([i, s]) => {
-    const b = before.byPeer[i] ?? { bytesReceived: 0, framesDecoded: 0 };
+  return Object.entries(now.byStream).some(([key, s]) => {
+    let b = before.byStream[key] ?? { bytesReceived: 0, framesDecoded: 0 };
+    if (s.bytesReceived < b.bytesReceived) {
+      b = { bytesReceived: 0, framesDecoded: 0 }; // the counters started again (a recreated receiver)
+    }
     return s.bytesReceived > b.bytesReceived && s.framesDecoded > b.framesDecoded;
   });
 }
 
-/** Video bytes received since `before`, summed over peer connections (a new one counts from 0). */
+/** Video bytes received since `before`, summed over inbound streams (a new one counts from 0). */
 export function bytesSince(before, now) {
-  return Object.entries(now.byPeer).reduce((n, [i, s]) => {
-    const b = before.byPeer[i]?.bytesReceived ?? 0;
+  return Object.entries(now.byStream).reduce((n, [key, s]) => {
+    const was = before.byStream[key]?.bytesReceived ?? 0;
+    const b = s.bytesReceived < was ? 0 : was;
     return n + Math.max(0, s.bytesReceived - b);
   }, 0);
 }
@@ -340,6 +343,48 @@ export async function videoFlowing(page, timeoutMs = 15000, everyMs = 100) {
   } catch (e) {
     throw new Error(`${e.message} (first ${JSON.stringify(first)}, last ${JSON.stringify(last)})`);
   }
+}
+
+/**
+ * After a cut is healed: polls both pages until the candidate's reconnecting banner is gone and
+ * video flows into both, and says when each happened (ms after `restoredAt`). Throws on timeout
+ * with what did and did not come back.
+ */
+export async function recovery(candidatePage, interviewerPage, restoredAt, timeoutMs = 30000, everyMs = 50) {
+  const firstC = await mediaStats(candidatePage);
+  const firstI = await mediaStats(interviewerPage);
+  const got = { signalingMs: null, candidateVideoMs: null, interviewerVideoMs: null };
+  const deadline = Date.now() + timeoutMs;
+  let lastC = firstC;
+  let lastI = firstI;
+  while (Date.now() < deadline) {
+    if (got.signalingMs === null) {
+      const banner = await candidatePage.locator('[data-testid="ji-reconnecting"]').isVisible().catch(() => true);
+      if (!banner) {
+        got.signalingMs = Date.now() - restoredAt;
+      }
+    }
+    if (got.candidateVideoMs === null) {
+      lastC = await mediaStats(candidatePage);
+      if (grew(firstC, lastC)) {
+        got.candidateVideoMs = Date.now() - restoredAt;
+      }
+    }
+    if (got.interviewerVideoMs === null) {
+      lastI = await mediaStats(interviewerPage);
+      if (grew(firstI, lastI)) {
+        got.interviewerVideoMs = Date.now() - restoredAt;
+      }
+    }
+    if (Object.values(got).every(v => v !== null)) {
+      return { ...got, videoMs: Math.max(got.candidateVideoMs, got.interviewerVideoMs), path: lastC.localTypes };
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(
+    `not everything came back within ${timeoutMs} ms of the restore: ${JSON.stringify(got)}` +
+      ` (candidate ${JSON.stringify(lastC.states)}, interviewer ${JSON.stringify(lastI.states)})`
+  );
 }
 
 /** Clicks through the device check (ticking the recording notice when shown) if it is shown; when Join was clicked (epoch ms) or null. */

@@ -281,7 +281,7 @@ describe('ReplayTimeline', () => {
   it('rebuilds the exact notebook at every frame and between frames', () => {
     const { frames, expected } = record(120, 7);
     expect(frames.length).toBeGreaterThan(60);
-    const timeline = new ReplayTimeline(frames, { keyframeEvery: 8 });
+    const timeline = new ReplayTimeline(frames, { keyframeFactor: 0.2 });
     for (let i = 0; i < expected.length; i++) {
       const [t, want] = expected[i];
       expect(cellsOf(timeline, t * 1000)).toEqual(want);
@@ -308,40 +308,63 @@ describe('ReplayTimeline', () => {
 
   it('scrubs back and forth in any order to the same notebooks, from keyframes', () => {
     const { frames, expected } = record(150, 11);
-    const timeline = new ReplayTimeline(frames, { keyframeEvery: 8, cacheSize: 4 });
+    const timeline = new ReplayTimeline(frames, { keyframeFactor: 0.2, cacheSize: 4 });
     const random = rng(99);
     for (let q = 0; q < 200; q++) {
       const [t, want] = expected[Math.floor(random() * expected.length)];
       expect(cellsOf(timeline, t * 1000 + 1)).toEqual(want);
     }
-    // Once keyframes exist on the way, a jump back applies at most `keyframeEvery` frames.
-    cellsOf(timeline, expected[expected.length - 1][0] * 1000);
-    for (const back of [0.9, 0.5, 0.2, 0.7]) {
-      const [t] = expected[Math.floor(expected.length * back)];
-      const before = timeline.applied;
-      cellsOf(timeline, t * 1000 + 0.5);
-      expect(timeline.applied - before).toBeLessThanOrEqual(8 + 1);
+    expect(timeline.stats.keyframes).toBeGreaterThan(2);
+  });
+
+  it('goes back from a keyframe when outputs churn, not from the start', () => {
+    // A progress display redrawn every second: the frames outweigh the document many times over.
+    const nb = new Notebook(initial(), 3);
+    const recorder = new Recorder();
+    recorder.follow(nb.doc, T0);
+    const outputs = nb.cells.get(1).get('outputs') as Y.Array<Y.Map<unknown>>;
+    const expected: Array<[number, string]> = [];
+    for (let step = 1; step <= 120; step++) {
+      const text = `step ${step} ${'#'.repeat(1000)}\n`;
+      nb.doc.transact(() => {
+        outputs.delete(0, outputs.length);
+        outputs.push([youtput({ output_type: 'stream', name: 'stdout', text })]);
+      });
+      recorder.take(T0 + step);
+      expected.push([T0 + step, text]);
+    }
+    const timeline = new ReplayTimeline(recorder.frames);
+    const bytes = (i: number): number =>
+      recorder.frames.slice(0, i + 2).reduce((n, f) => n + Math.floor((f.update.length * 3) / 4), 0);
+    timeline.notebookAt((T0 + 121) * 1000);
+    expect(timeline.stats.keyframes).toBeGreaterThan(10);
+    for (const i of [110, 90, 60, 100]) {
+      const before = timeline.stats.appliedBytes;
+      const at = timeline.notebookAt(expected[i][0] * 1000 + 1).notebook;
+      expect(at?.cells[1].outputs?.[0].text).toBe(expected[i][1]);
+      // A keyframe and a few frames, not everything since the start.
+      expect(timeline.stats.appliedBytes - before).toBeLessThan(bytes(i) / 5);
     }
   });
 
   it('plays forward applying each frame once', () => {
     const { frames, expected } = record(100, 5);
-    const timeline = new ReplayTimeline(frames, { keyframeEvery: 16 });
+    const timeline = new ReplayTimeline(frames);
     const start = T0 * 1000;
     const end = expected[expected.length - 1][0] * 1000;
     for (let ms = start; ms <= end + 250; ms += 250) {
       timeline.notebookAt(ms);
     }
-    expect(timeline.applied).toBe(frames.length);
+    expect(timeline.stats.applied).toBe(frames.length);
     // Asking again for a moment already shown reads the cache, applying nothing.
     timeline.notebookAt(end);
-    expect(timeline.applied).toBe(frames.length);
+    expect(timeline.stats.applied).toBe(frames.length);
   });
 
   it('starts a new document at a base frame (server restart) and goes back across it', () => {
     const { frames, expected } = record(60, 21, 30);
     expect(frames.filter(f => f.kind === 'base').length).toBe(2);
-    const timeline = new ReplayTimeline(frames, { keyframeEvery: 4 });
+    const timeline = new ReplayTimeline(frames, { keyframeFactor: 0.1 });
     const order = [...expected.keys()].reverse();
     for (const i of order) {
       expect(cellsOf(timeline, expected[i][0] * 1000)).toEqual(expected[i][1]);

@@ -584,8 +584,13 @@ export function readNotebook(doc: Y.Doc): INotebook {
 // ---------------------------------------------------------------- the notebook at any moment
 
 export interface IReplayTimelineOptions {
-  /** Keep the document's whole state every this many frames (scrubbing back starts there). */
-  keyframeEvery?: number;
+  /**
+   * Keep the document's whole state (a keyframe) once the frames applied since the last one hold
+   * this many times its size in bytes: from there on, starting at the keyframe is cheaper than
+   * applying the frames (a whole state applies about twice as fast per byte as small updates, and
+   * encoding one costs about as much as applying it).
+   */
+  keyframeFactor?: number;
   /** Notebooks kept ready, by frame. */
   cacheSize?: number;
 }
@@ -599,34 +604,49 @@ export interface INotebookAt {
   frameMs: number | null;
 }
 
+/** What rebuilding has cost so far (to see the cache and keyframes work). */
+export interface ITimelineStats {
+  /** Frames and keyframes applied. */
+  applied: number;
+  /** Bytes of the updates applied. */
+  appliedBytes: number;
+  keyframes: number;
+}
+
 /**
  * The replay's frames as a notebook at any time. Frames are applied in order to one Y.Doc kept at
- * the last moment asked for, so playing forward applies only the new frames; going back starts a
- * new document from the nearest keyframe (a base frame, or the state kept every `keyframeEvery`
- * frames on the way) and applies forward from there.
+ * the last moment asked for, so playing forward applies only the new frames. Going back starts a
+ * new document from the nearest keyframe before the moment (its base frame, or a whole state kept
+ * on the way where the frames since the last keyframe outweigh it) and applies forward from there;
+ * so does going far forward when that is cheaper. Notebooks read are cached by frame.
  */
 export class ReplayTimeline {
   constructor(frames: ReadonlyArray<IReplayFrame>, options: IReplayTimelineOptions = {}) {
     this._frames = [...frames].sort((a, b) => a.t - b.t || a.seq - b.seq);
-    this._keyframeEvery = Math.max(1, options.keyframeEvery ?? 32);
+    this._factor = Math.max(0, options.keyframeFactor ?? 1);
     this._cacheSize = Math.max(1, options.cacheSize ?? 24);
     this._times = this._frames.map(f => f.t * 1000);
     let base = -1;
-    this._baseOf = this._frames.map((f, i) => {
+    let total = 0;
+    this._baseOf = [];
+    this._bytesTo = [];
+    for (const [i, f] of this._frames.entries()) {
       if (f.kind === 'base') {
         base = i;
+        this._keys.set(i, Math.floor((f.update.length * 3) / 4));
       }
-      return base;
-    });
+      total += Math.floor((f.update.length * 3) / 4);
+      this._baseOf.push(base);
+      this._bytesTo.push(total);
+    }
   }
 
   get frames(): ReadonlyArray<IReplayFrame> {
     return this._frames;
   }
 
-  /** Frames applied so far, all calls together (to see the cache and keyframes work). */
-  get applied(): number {
-    return this._applied;
+  get stats(): ITimelineStats {
+    return { applied: this._applied, appliedBytes: this._appliedBytes, keyframes: this._keyframes.size };
   }
 
   /** Index of the last frame at or before `ms` (epoch ms), -1 if none. */
@@ -676,36 +696,57 @@ export class ReplayTimeline {
     this._keyframes.clear();
   }
 
-  private _docAt(index: number): Y.Doc {
+  /** The keyframe (or base frame) nearest before `index` in its segment. */
+  private _keyBefore(index: number): number {
     const base = this._baseOf[index];
-    const every = this._keyframeEvery;
-    // Keyframes sit every `every` frames from their base frame.
-    let from = base;
-    for (let k = base + Math.floor((index - base) / every) * every; k > base; k -= every) {
-      if (this._keyframes.has(k)) {
-        from = k;
-        break;
+    let best = base;
+    for (const k of this._keys.keys()) {
+      if (k > best && k <= index && this._baseOf[k] === base) {
+        best = k;
       }
     }
+    return best;
+  }
+
+  /** Bytes of the frames after `from` up to `index`. */
+  private _between(from: number, index: number): number {
+    return this._bytesTo[index] - this._bytesTo[from];
+  }
+
+  private _docAt(index: number): Y.Doc {
+    const base = this._baseOf[index];
+    const key = this._keyBefore(index);
+    const keyCost = (this._keys.get(key) ?? 0) + this._between(key, index);
     let doc = this._doc;
-    const stale = doc === null || this._docIndex > index || this._baseOf[this._docIndex] !== base;
-    // Forward too: a keyframe well past the document's moment is cheaper than the frames between.
-    if (doc === null || stale || from > this._docIndex + every) {
+    const usable = doc !== null && this._docIndex <= index && this._baseOf[this._docIndex] === base;
+    if (doc === null || !usable || this._between(this._docIndex, index) > keyCost) {
       doc?.destroy();
       doc = new Y.Doc();
-      const start = from === base ? decodeBase64(this._frames[base].update) : this._keyframes.get(from);
+      const start = key === base ? decodeBase64(this._frames[base].update) : this._keyframes.get(key);
       if (start !== undefined) {
         Y.applyUpdate(doc, start);
+        this._appliedBytes += start.length;
       }
       this._applied++;
       this._doc = doc;
-      this._docIndex = from;
+      this._docIndex = key;
     }
+    let lastKey = this._keyBefore(this._docIndex);
     for (let i = this._docIndex + 1; i <= index; i++) {
-      Y.applyUpdate(doc, decodeBase64(this._frames[i].update));
+      const update = decodeBase64(this._frames[i].update);
+      Y.applyUpdate(doc, update);
       this._applied++;
-      if ((i - base) % every === 0 && !this._keyframes.has(i)) {
-        this._keyframes.set(i, Y.encodeStateAsUpdate(doc));
+      this._appliedBytes += update.length;
+      if (
+        !this._keys.has(i) &&
+        this._between(lastKey, i) > this._factor * (this._keys.get(lastKey) ?? 0)
+      ) {
+        const state = Y.encodeStateAsUpdate(doc);
+        this._keyframes.set(i, state);
+        this._keys.set(i, state.length);
+        lastKey = i;
+      } else if (this._keys.has(i)) {
+        lastKey = i;
       }
     }
     this._docIndex = index;
@@ -715,13 +756,19 @@ export class ReplayTimeline {
   private readonly _frames: IReplayFrame[];
   private readonly _times: number[];
   private readonly _baseOf: number[];
-  private readonly _keyframeEvery: number;
+  /** Bytes of all frames up to and including each index. */
+  private readonly _bytesTo: number[];
+  private readonly _factor: number;
   private readonly _cacheSize: number;
+  /** Keyframes' whole states, by frame index (base frames are read from the frames). */
   private readonly _keyframes = new Map<number, Uint8Array>();
+  /** Size in bytes of every keyframe and base frame, by frame index. */
+  private readonly _keys = new Map<number, number>();
   private readonly _cache = new Map<number, INotebook>();
   private _doc: Y.Doc | null = null;
   private _docIndex = -1;
   private _applied = 0;
+  private _appliedBytes = 0;
 }
 
 // ---------------------------------------------------------------- the room at any moment

@@ -11,7 +11,6 @@ import { Notification } from '@jupyterlab/apputils';
 import { CodeMirrorEditor } from '@jupyterlab/codemirror';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ITranslator, TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { DockLayout, DockPanel, Widget } from '@lumino/widgets';
@@ -218,15 +217,14 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     'The interview panel beside the notebook, the device check, waiting room and end screens.',
   autoStart: true,
   requires: [IInterviewSession, ILabShell],
-  optional: [INotebookTracker, ITranslator, IDefaultFileBrowser, IRenderMimeRegistry],
+  optional: [INotebookTracker, ITranslator, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     handle: IInterviewSession,
     shell: ILabShell,
     tracker: INotebookTracker | null,
     translator: ITranslator | null,
-    browser: IDefaultFileBrowser | null,
-    rendermime: IRenderMimeRegistry | null
+    browser: IDefaultFileBrowser | null
   ): void => {
     const session = handle.session;
     if (session === null) {
@@ -247,17 +245,7 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
       session,
       trans,
       languages: () => languageOptions(app),
-      languagesChanged,
-      renderMarkdown:
-        rendermime === null
-          ? undefined
-          : async markdown => {
-              const renderer = rendermime.createRenderer('text/markdown');
-              await renderer.renderModel(
-                new MimeModel({ data: { 'text/markdown': markdown }, trusted: false })
-              );
-              return renderer;
-            }
+      languagesChanged
     });
 
     // In a tab behind the notebook the panel's knocks are out of sight: say so where it shows.

@@ -11,6 +11,7 @@ import { Notification } from '@jupyterlab/apputils';
 import { CodeMirrorEditor } from '@jupyterlab/codemirror';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { ITranslator, TranslationBundle, nullTranslator } from '@jupyterlab/translation';
 import { Signal } from '@lumino/signaling';
 import { DockLayout, DockPanel, Widget } from '@lumino/widgets';
@@ -217,14 +218,15 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     'The interview panel beside the notebook, the device check, waiting room and end screens.',
   autoStart: true,
   requires: [IInterviewSession, ILabShell],
-  optional: [INotebookTracker, ITranslator, IDefaultFileBrowser],
+  optional: [INotebookTracker, ITranslator, IDefaultFileBrowser, IRenderMimeRegistry],
   activate: (
     app: JupyterFrontEnd,
     handle: IInterviewSession,
     shell: ILabShell,
     tracker: INotebookTracker | null,
     translator: ITranslator | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    rendermime: IRenderMimeRegistry | null
   ): void => {
     const session = handle.session;
     if (session === null) {
@@ -245,7 +247,17 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
       session,
       trans,
       languages: () => languageOptions(app),
-      languagesChanged
+      languagesChanged,
+      renderMarkdown:
+        rendermime === null
+          ? undefined
+          : async markdown => {
+              const renderer = rendermime.createRenderer('text/markdown');
+              await renderer.renderModel(
+                new MimeModel({ data: { 'text/markdown': markdown }, trusted: false })
+              );
+              return renderer;
+            }
     });
 
     // In a tab behind the notebook the panel's knocks are out of sight: say so where it shows.

@@ -249,6 +249,8 @@ export class InterviewSession {
     this._cancelStats?.();
     this._cancelIce?.();
     this._cancelMe?.();
+    window.removeEventListener('online', this._onOnline);
+    document.removeEventListener('visibilitychange', this._onVisibility);
     void this._notes?.flush();
     this._notes?.dispose();
     this._mesh?.dispose();
@@ -319,6 +321,10 @@ export class InterviewSession {
     });
     void mesh.setLocalMedia(this._localMedia());
     client.connect();
+    // The browser knows before the backoff does that the network is back; and a hidden page is
+    // "away" for the others.
+    window.addEventListener('online', this._onOnline);
+    document.addEventListener('visibilitychange', this._onVisibility);
     this._scheduleStats();
   }
 
@@ -514,6 +520,20 @@ export class InterviewSession {
       this._errorChanged.emit(message);
     }
   }
+
+  private readonly _onOnline = (): void => {
+    this._client?.reconnectNow();
+  };
+
+  private readonly _onVisibility = (): void => {
+    const hidden = document.visibilityState === 'hidden';
+    if (!hidden) {
+      this._client?.reconnectNow();
+    }
+    if (this.screen === 'room') {
+      this.room.setAway(hidden);
+    }
+  };
 
   private readonly _server: IServerLocation;
   private readonly _api: IRoomAPI;

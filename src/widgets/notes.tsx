@@ -1,14 +1,45 @@
 /** The interviewer's private notes: Markdown, autosaved, with a saved / saving / conflict status. */
 
+import { Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { NotesModel } from '../state/notes';
 import { clockTime, useSignals, useTrans } from './common';
 
-export function Notes(props: { notes: NotesModel }): JSX.Element {
+/** Renders Markdown (untrusted, sanitised) into a widget: JupyterLab's own renderer. */
+export type MarkdownRenderer = (markdown: string) => Promise<Widget>;
+
+function Preview(props: { text: string; render: MarkdownRenderer }): JSX.Element {
+  const host = React.useRef<HTMLDivElement>(null);
+  // A layout effect: its cleanup runs while the host is still in the page (a widget whose node
+  // React already removed cannot be detached).
+  React.useLayoutEffect(() => {
+    let widget: Widget | null = null;
+    let cancelled = false;
+    void props.render(props.text).then(rendered => {
+      if (cancelled || host.current === null) {
+        rendered.dispose();
+        return;
+      }
+      widget = rendered;
+      Widget.attach(rendered, host.current);
+    });
+    return () => {
+      cancelled = true;
+      if (widget !== null && widget.isAttached && !widget.node.isConnected) {
+        return; // gone with its host; nothing holds it any more
+      }
+      widget?.dispose();
+    };
+  }, [props.text, props.render]);
+  return <div className="jp-Interview-notesPreview" data-testid="ji-notes-rendered" ref={host} />;
+}
+
+export function Notes(props: { notes: NotesModel; render?: MarkdownRenderer }): JSX.Element {
   const { notes } = props;
   const trans = useTrans();
   useSignals(notes.changed);
+  const [preview, setPreview] = React.useState(false);
   // The contract knows four states; loading shows as saving (not yet settled).
   const status = notes.status === 'loading' ? 'saving' : notes.status;
   const label = {
@@ -22,10 +53,25 @@ export function Notes(props: { notes: NotesModel }): JSX.Element {
   }[status];
   return (
     <div className="jp-Interview-notes">
-      <p className="jp-Interview-hint">
-        {trans.__('Private to you. Markdown. Saved as you type.')}
-      </p>
+      <div className="jp-Interview-notesBar">
+        <p className="jp-Interview-hint">
+          {trans.__('Private to you. Markdown. Saved as you type.')}
+        </p>
+        {props.render !== undefined && (
+          <button
+            type="button"
+            className="jp-Interview-button"
+            data-testid="ji-notes-preview"
+            aria-pressed={preview}
+            onClick={() => setPreview(!preview)}
+          >
+            {preview ? trans.__('Edit') : trans.__('Preview')}
+          </button>
+        )}
+      </div>
+      {preview && props.render !== undefined && <Preview text={notes.text} render={props.render} />}
       <textarea
+        hidden={preview}
         className="jp-Interview-notesEditor"
         data-testid="ji-notes-editor"
         aria-label={trans.__('Your notes (Markdown)')}

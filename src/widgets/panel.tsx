@@ -14,7 +14,7 @@ import { Controls, ILanguageOption, Knocks, MediaProblem, VideoGrid } from './ca
 import { TransContext, useSignals, useTrans } from './common';
 import { interviewIcon } from './icons';
 import { PanelTab, chatIsVisible } from './logic';
-import { Notes } from './notes';
+import { MarkdownRenderer, Notes } from './notes';
 import { Chat, Participants } from './people';
 import { TimerView } from './timer';
 
@@ -109,6 +109,7 @@ function Tabs(props: {
   session: InterviewSession;
   tab: PanelTab;
   onTab: (tab: PanelTab) => void;
+  render?: MarkdownRenderer;
 }): JSX.Element {
   const { session, tab, onTab } = props;
   const { room } = session;
@@ -169,7 +170,7 @@ function Tabs(props: {
         aria-labelledby={`jp-Interview-tab-${current}`}
       >
         {current === 'chat' && <Chat room={room} />}
-        {current === 'notes' && notes !== null && <Notes notes={notes} />}
+        {current === 'notes' && notes !== null && <Notes notes={notes} render={props.render} />}
       </div>
     </div>
   );
@@ -181,6 +182,8 @@ export interface IInterviewPanelOptions {
   /** The server's languages for the room's notebook (interviewers pick one). */
   languages: () => ReadonlyArray<ILanguageOption>;
   languagesChanged: ISignal<unknown, void>;
+  /** Renders the notes' Markdown preview; without it there is no preview. */
+  renderMarkdown?: MarkdownRenderer;
 }
 
 /** The panel as a Lumino widget, for the main area beside the notebook. */
@@ -191,6 +194,7 @@ export class InterviewPanel extends ReactWidget {
     this._trans = options.trans;
     this._languages = options.languages;
     this._languagesChanged = options.languagesChanged;
+    this._renderMarkdown = options.renderMarkdown;
     this.id = 'jp-Interview-panel';
     this.addClass('jp-Interview-panelWidget');
     this.title.icon = interviewIcon;
@@ -248,7 +252,12 @@ export class InterviewPanel extends ReactWidget {
           </section>
           <UseSignal signal={this._tabChanged} initialArgs={this._tab}>
             {(_, tab) => (
-              <Tabs session={session} tab={tab ?? 'chat'} onTab={t => this.setTab(t)} />
+              <Tabs
+                session={session}
+                tab={tab ?? 'chat'}
+                onTab={t => this.setTab(t)}
+                render={this._renderMarkdown}
+              />
             )}
           </UseSignal>
         </div>
@@ -308,6 +317,7 @@ export class InterviewPanel extends ReactWidget {
   private readonly _trans: TranslationBundle;
   private readonly _languages: () => ReadonlyArray<ILanguageOption>;
   private readonly _languagesChanged: ISignal<unknown, void>;
+  private readonly _renderMarkdown: MarkdownRenderer | undefined;
   private _tab: PanelTab = 'chat';
   private readonly _tabChanged = new Signal<this, PanelTab>(this);
 }

@@ -168,7 +168,12 @@ function SnapshotList(props: { model: HistoryModel }): JSX.Element {
     );
   }
   return (
-    <table className="jp-InterviewHistory-list" aria-label={trans.__('Snapshots, newest first')}>
+    <table
+      className="jp-InterviewHistory-list"
+      role="grid"
+      aria-readonly="true"
+      aria-label={trans.__('Snapshots, newest first')}
+    >
       <thead>
         <tr>
           <th scope="col">{trans.__('Time')}</th>
@@ -541,7 +546,10 @@ export class HistoryWidget extends ReactWidget {
   protected override onActivateRequest(msg: Message): void {
     super.onActivateRequest(msg);
     if (this.isAttached) {
-      this.node.querySelector<HTMLElement>('[data-testid="ji-checkpoint-label"]')?.focus();
+      const target =
+        this.node.querySelector<HTMLElement>('[data-testid="ji-snapshot-row"][tabindex="0"]') ??
+        this.node.querySelector<HTMLElement>('[data-testid="ji-checkpoint-label"]');
+      target?.focus();
     }
   }
 }

@@ -101,7 +101,8 @@ async function interviewRound(round) {
   const traffic = countTraffic(candidate);
   const t0 = Date.now();
   await candidate.page.goto(round.candidateLink, { timeout: 60000 });
-  const joinedAt = await passDeviceCheck(candidate.page, 60000);
+  const steps = {};
+  const joinedAt = await passDeviceCheck(candidate.page, 60000, steps);
   await until('the first remote video frame', async () => (await marks(candidate.page)).firstRemoteFrame, 60000, 50);
   await candidate.page.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first().waitFor({ state: 'visible', timeout: 60000 });
   const m = await marks(candidate.page);
@@ -110,7 +111,10 @@ async function interviewRound(round) {
     panelToFirstFrameMs: m.firstRemoteFrame - m.panel,
     panelMs: m.panel - t0,
     deviceCheckMs: m.deviceCheck !== undefined ? m.deviceCheck - t0 : null,
+    deviceCheckVisibleMs: steps.visible - t0,
+    ackDoneMs: steps.acknowledged - t0,
     joinClickMs: joinedAt !== null ? joinedAt - t0 : null,
+    joinHandledMs: m.joinHandled !== undefined ? m.joinHandled - t0 : null,
     notebookReadyMs: m.notebookCell - t0,
     firstFrameWidth: m.firstRemoteFrameWidth,
     ...(await traffic(m.notebookCell))

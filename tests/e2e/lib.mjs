@@ -192,6 +192,16 @@ function probe() {
     }
   };
   new MutationObserver(check).observe(document, { childList: true, subtree: true });
+  // When the page itself handled the Join click (the automation's click can wait on a busy page).
+  document.addEventListener(
+    'click',
+    event => {
+      if (e2e.marks.joinHandled === undefined && event.target?.closest?.('[data-testid="ji-join"]')) {
+        e2e.marks.joinHandled = now();
+      }
+    },
+    true
+  );
 }
 
 /** A browser of its own (fresh user-data-dir) for one participant, with the probe installed. */
@@ -388,11 +398,12 @@ export async function recovery(candidatePage, interviewerPage, restoredAt, timeo
 }
 
 /** Clicks through the device check (ticking the recording notice when shown) if it is shown; when Join was clicked (epoch ms) or null. */
-export async function passDeviceCheck(page, timeoutMs = 30000) {
+export async function passDeviceCheck(page, timeoutMs = 30000, times = {}) {
   const check = page.locator(tid('ji-device-check'));
   const panel = page.locator(tid('ji-panel'));
   const waiting = page.locator(tid('ji-waiting-room'));
   await check.or(panel).or(waiting).first().waitFor({ state: 'visible', timeout: timeoutMs });
+  times.visible = Date.now();
   if (!(await check.isVisible())) {
     return null;
   }
@@ -400,8 +411,10 @@ export async function passDeviceCheck(page, timeoutMs = 30000) {
   if ((await ack.count()) > 0 && !(await ack.isChecked())) {
     await ack.check();
   }
+  times.acknowledged = Date.now();
   await page.locator(tid('ji-join')).click();
-  return Date.now();
+  times.clicked = Date.now();
+  return times.clicked;
 }
 
 /** Clicks accept in a JupyterLab dialog if one comes up within timeoutMs (a confirmation). */

@@ -601,3 +601,24 @@ def test_a_restarted_server_starts_open_rooms_kernels_and_clears_the_old_pool(se
     assert ended_room["notebook_path"] not in found
     new_slots = wait(lambda: [s for s in slots() if s not in old_slots], "a new warm slot")
     assert not set(old_slots) & set(slots()) and len(new_slots) == 1
+
+
+async def test_a_switch_to_a_language_without_its_toolchain_keeps_the_old_kernel_and_says_why(
+    owner: Client, make_room: Any, make_client: Any, jp_serverapp: Any, tmp_path: Any
+) -> None:
+    room = await make_room(waiting_room=False)
+    rid = room["id"]
+    session = await until(lambda: notebook_session(owner, room), what="the pre-started session")
+    old = session["kernel"]["id"]
+    iv = make_client()
+    assert (await iv.join(room["invites"]["interviewer"])).code == 302
+    sig = await Signal.open(iv, rid, hello={})
+    # Ruby's interpreter is not on the sandbox's PATH any more.
+    jp_serverapp.kernel_spec_manager.toolchain_path = str(tmp_path)
+    code, _ = await iv.json("PATCH", f"interview/api/rooms/{rid}", {"language": "ruby"})
+    assert code == 200
+    dead = await wait_kernel(sig, status="dead", language="ruby")
+    assert "ruby" in dead["reason"] and "not installed" in dead["reason"], dead
+    after = await notebook_session(owner, room)
+    assert after is not None and after["kernel"]["id"] == old and room_kernels(jp_serverapp, rid) == [old]
+    sig.close()

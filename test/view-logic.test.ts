@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { TimerSnapshot } from '../src/state/clock';
-import { fileAccess, screenFor } from '../src/state/phase';
+import { accessOfLevel, fileAccess, screenFor } from '../src/state/phase';
 import {
   COLLAPSE_BELOW_PX,
   COLLAPSE_HYSTERESIS_PX,
@@ -130,6 +130,15 @@ describe('screenFor and fileAccess', () => {
     expect(screenFor({ ...staff, roomState: 'waiting' })).toBe('room');
     expect(screenFor({ ...staff, roomState: 'ended' })).toBe('room');
     expect(screenFor({ ...staff, closed: true })).toBe('closed');
+  });
+
+  it("reads the page's access level: after End an interviewer runs code but reads files only", () => {
+    expect(accessOfLevel('write')).toBe('write');
+    expect(accessOfLevel('execute')).toBe('read');
+    expect(accessOfLevel('read')).toBe('read');
+    expect(accessOfLevel('none')).toBe('none');
+    expect(accessOfLevel('')).toBe('none');
+    expect(accessOfLevel(undefined)).toBe('none');
   });
 
   it('reads file access from the permissions of `me`', () => {

@@ -33,6 +33,9 @@ async def test_participant_page_carries_no_server_token_and_owner_page_stays_pla
     assert r.code == 200
     owners = page_config(r.body)
 
+    # A waiting candidate may open nothing yet; an interviewer prepares the notebook.
+    assert pages["candidate"]["interviewAccess"] == "none"
+    assert pages["interviewer"]["interviewAccess"] == "write"
     for name in ("candidate", "interviewer"):
         cfg = pages[name]
         # The lab sends page config's token with every request; the server's token is the owner's.
@@ -47,7 +50,7 @@ async def test_participant_page_carries_no_server_token_and_owner_page_stays_pla
         assert "@jupyterlab/hub-extension" in cfg["disabledExtensions"]
     # One request's values do not pile up in the next one's page (the dict is shared server-wide).
     assert pages["candidate again"]["disabledExtensions"] == pages["candidate"]["disabledExtensions"]
-    assert "interviewRoom" not in owners and "interviewRole" not in owners
+    assert "interviewRoom" not in owners and "interviewRole" not in owners and "interviewAccess" not in owners
     assert owners["token"] == owner.token
     assert "@jupyterlab/terminal-extension" not in owners.get("disabledExtensions", [])
 

@@ -71,6 +71,18 @@ PARTICIPANT_DISABLED_PLUGINS = [
     "@jupyter/collaboration-extension:rtcPanel",
     "@jupyter/collaboration-extension:shared-link",
     "@jupyter/docprovider-extension:logger",
+    # Not needed to solve a problem in a notebook; off, the candidate's page loads less.
+    "@jupyterlab/debugger-extension",
+    "@jupyterlab/toc-extension",
+    "@jupyterlab/notebook-extension:toc",
+    "@jupyterlab/celltags-extension",
+    "@jupyterlab/metadataform-extension",
+    "@jupyterlab/pluginmanager-extension",
+    "@jupyterlab/logconsole-extension",
+    "@jupyterlab/help-extension",
+    "@jupyterlab/csvviewer-extension",
+    "@jupyterlab/pdf-extension",
+    "@jupyterlab/htmlviewer-extension",
 ]
 
 
@@ -433,6 +445,11 @@ class InterviewApp(ExtensionApp):
                 page_config["disabledExtensions"] = [*page_config.get("disabledExtensions", []), *disabled]
                 page_config["interviewRoom"] = user.room_id
                 page_config["interviewRole"] = user.role
+                # Whether the page may open the room's files now: the lab extension lets it open
+                # the notebook at once, or waits (a waiting candidate would get "cannot open").
+                identity = getattr(handler, "_interview_identity", None)
+                if identity is not None:
+                    page_config["interviewAccess"] = RoomService.access(identity.room, identity.participant)
                 page_config["news"] = {"disabled": True}
                 page_config["checkForUpdates"] = False
             return page_config

@@ -4,6 +4,7 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { PageConfig } from '@jupyterlab/coreutils';
 
 import { PluginIDs } from '../ids';
+import { accessOfLevel } from '../state/phase';
 import { RoomModel } from '../state/room';
 import { InterviewSession } from '../state/session';
 import { IInterviewSession, IRoomModel } from '../tokens';
@@ -19,15 +20,17 @@ export const sessionPlugin: JupyterFrontEndPlugin<IInterviewSession> = {
       return { session: null, notebookPath: null };
     }
     const treePath = PageConfig.getOption('treePath');
-    if (PageConfig.getOption('interviewRole') === 'candidate') {
-      // The lab opens the page's tree path after start-up, before a waiting candidate may read
-      // it (a "cannot open" dialog). The room plugin opens the notebook once the server allows.
+    const access = accessOfLevel(PageConfig.getOption('interviewAccess'));
+    if (PageConfig.getOption('interviewRole') === 'candidate' && access === 'none') {
+      // The lab would open the page's tree path at start-up, before a waiting candidate may read
+      // it (a "cannot open" dialog): the room plugin opens the notebook once the server allows.
       PageConfig.setOption('treePath', '');
     }
     const session = new InterviewSession({
       room: model,
       roomId: model.roomId,
-      server: app.serviceManager.serverSettings
+      server: app.serviceManager.serverSettings,
+      access
     });
     window.addEventListener('pagehide', () => {
       void session.flushNotes();

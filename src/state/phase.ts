@@ -16,6 +16,15 @@ export function fileAccess(permissions: ReadonlyArray<string> | undefined): File
   return permissions.includes('files:read') ? 'read' : 'none';
 }
 
+/** The server's access level (`none`, `read`, `execute`, `write`: page config `interviewAccess`). */
+export function accessOfLevel(level: string | undefined): FileAccess {
+  if (level === 'write') {
+    return 'write';
+  }
+  // Interviewers after End run code but no longer write the files.
+  return level === 'read' || level === 'execute' ? 'read' : 'none';
+}
+
 /**
  * The screen a participant sees:
  * - `device-check` until they press Join;

@@ -38,6 +38,8 @@ export interface IInterviewSessionOptions {
   rooms?: IRoomsAPI;
   notes?: INotesAPI;
   scheduler?: Scheduler;
+  /** What the page was told at load (page config), until `me` says otherwise. */
+  access?: FileAccess;
 }
 
 type StatsPeer = PeerConnectionLike<MediaStreamTrack, MediaStream> & {
@@ -61,7 +63,7 @@ export class InterviewSession {
     this.room.interviewStateChanged.connect(this._onRoomChanged, this);
     this.room.connectionChanged.connect(this._onRoomChanged, this);
     this._me = this.room.me;
-    this._access = fileAccess(this._me?.permissions);
+    this._access = options.access ?? fileAccess(this._me?.permissions);
   }
 
   readonly room: RoomModel;

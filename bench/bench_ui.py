@@ -182,6 +182,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "plain_requests": med(rows, "plain", "requests"),
         "first_frame_ms": first_frame,
         "device_check_ms": med(rows, "interview", "deviceCheckMs"),
+        "device_check_visible_ms": med(rows, "interview", "deviceCheckVisibleMs"),
+        "ack_done_ms": med(rows, "interview", "ackDoneMs"),
         "join_click_ms": med(rows, "interview", "joinClickMs"),
         "panel_ms": med(rows, "interview", "panelMs"),
         "panel_to_first_frame_ms": med(rows, "interview", "panelToFirstFrameMs"),
@@ -226,8 +228,10 @@ def report(s: dict[str, Any]) -> list[str]:
         f"| bytes until the notebook is shown | {s['interview_bytes'] / 1e6:.2f} MB"
         f" ({s['interview_requests']:.0f} requests) | {s['plain_bytes'] / 1e6:.2f} MB"
         f" ({s['plain_requests']:.0f} requests) | {s['bytes_vs_plain_ratio']:.2f} | |",
-        f"| candidate timeline from the link: device check shown / Join clicked / panel mounted"
-        f" | {s['device_check_ms']:.0f} / {s['join_click_ms']:.0f} / {s['panel_ms']:.0f} ms | | | |",
+        "| candidate timeline from the link: device check in the page / visible / box ticked / Join"
+        " clicked / panel mounted / first frame"
+        f" | {s['device_check_ms']:.0f} / {s['device_check_visible_ms']:.0f} / {s['ack_done_ms']:.0f}"
+        f" / {s['join_click_ms']:.0f} / {s['panel_ms']:.0f} / {s['first_frame_ms']:.0f} ms | | | |",
         f"| network restore (after a 5 s cut) -> video flowing both ways | {s['restore_to_video_ms']:.0f} ms"
         f"{failed}"
         f" | | | < 3000 ms: {met('restore_to_video_ms')} |",

@@ -54,6 +54,9 @@ def stack(browser_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def interview(stack: Stack) -> dict[str, Any]:
     invites = stack.create_room(waiting_room=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for pattern in ("interviewer-*.png", "candidate-*.png", "interview.json", "interview.log"):
+        for old in ARTIFACTS.glob(pattern):  # an earlier run's, which would mislead
+            old.unlink()
     config = {
         **stack.runner_config(),
         "room": invites.room,

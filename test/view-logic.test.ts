@@ -123,6 +123,11 @@ describe('screenFor and fileAccess', () => {
     expect(screenFor(base)).toBe('room');
     expect(screenFor({ ...base, roomState: 'ended' })).toBe('ended');
     expect(screenFor({ ...base, status: 'denied', roomState: 'waiting' })).toBe('denied');
+    // Opening the page again after End: straight to the end screen, no device check.
+    expect(screenFor({ ...base, joined: false, welcomed: false, roomState: 'ended' })).toBe('ended');
+    expect(
+      screenFor({ ...base, role: 'interviewer', joined: false, welcomed: false, roomState: 'ended' })
+    ).toBe('device-check');
   });
 
   it('keeps interviewers in the room whatever the state, and shows a closed socket', () => {

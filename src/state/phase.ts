@@ -45,7 +45,8 @@ export function screenFor(options: {
   closed: boolean;
 }): Screen {
   if (!options.joined) {
-    return 'device-check';
+    // After End a candidate has nothing to join: no camera check, just the end.
+    return options.role === 'candidate' && options.roomState === 'ended' ? 'ended' : 'device-check';
   }
   if (options.closed) {
     return 'closed';

@@ -77,7 +77,8 @@ export class InterviewSession {
       welcomed: this.room.myId !== null,
       role: this.room.myRole,
       status: this.room.myStatus,
-      roomState: this.room.interviewState,
+      // Before the socket says, `me` does (a candidate reloading after End goes to the end screen).
+      roomState: this.room.interviewState ?? this.room.me?.room_state ?? null,
       closed: this.room.connection.state === 'closed'
     });
   }

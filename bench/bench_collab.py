@@ -45,6 +45,12 @@ TARGET_RATIO = 1.10  # ours' p99 within 10% of plain jupyter-collaboration's
 TARGET_P99_MS = 50.0
 IDLE_S = 2.0
 SETUP_REST_LIMITS = {"create_room": "100000/minute", "invite": "100000/minute", "join": "100000/minute"}
+OURS_CONFIG = {
+    "InterviewApp": {"rate_limits": SETUP_REST_LIMITS},
+    # Kernels are bench_kernels' subject: a kernel started with every room (and a warm pool) would
+    # load the machine during ours' phases only and add the kernel's session to ours' memory per room.
+    "KernelLifecycle": {"prestart": "off", "pool_sizes": {}},
+}
 # jupyter_server's own classes, in place of ours, for the plain server.
 PLAIN_CLASSES = {
     "identity_provider_class": "jupyter_server.auth.identity.PasswordIdentityProvider",
@@ -381,7 +387,7 @@ def run(plan: Plan, plain_wal: bool) -> dict[str, Any]:
     results: dict[str, Any] = {"phases": [], "memory": [], "plan": plan.__dict__, "plain_wal": plain_wal}
     with (
         tempfile.TemporaryDirectory(prefix="bench-collab-plain-store-") as store_dir,
-        BenchServer(extra_config={"InterviewApp": {"rate_limits": SETUP_REST_LIMITS}}) as ours,
+        BenchServer(extra_config=OURS_CONFIG) as ours,
         plain_server(Path(store_dir), plain_wal) as plain,
     ):
         load = LoadProcess(LOAD_CLIENT)

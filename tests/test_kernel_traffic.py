@@ -552,7 +552,7 @@ async def test_forged_outputs_identities_and_reused_ids_cannot_enter_the_record(
 async def test_executions_a_kernel_invents_are_bounded(
     jp_serverapp: Any, owner: Any, make_room: Any, make_client: Any
 ) -> None:
-    # The candidate's code speaks for the kernel on iopub: 500 executions nobody asked for, each
+    # The candidate's code speaks for the kernel on iopub: 200 executions nobody asked for, each
     # would be published and stored. Only a burst and a trickle of them are followed.
     record = Record(jp_serverapp)
     room, cand = await live_room(owner, make_room, make_client)
@@ -561,9 +561,12 @@ async def test_executions_a_kernel_invents_are_bounded(
     started = time.monotonic()
     try:
         r = await ks.run(
-            "import uuid\n"
+            # 200, paced at 2 ms: 500 unpaced (1,500 iopub messages at once) could pass the iopub
+            # socket's high-water mark, and ZMQ then drops messages, this cell's own reply among them.
+            "import time, uuid\n"
             "k = get_ipython().kernel\n"
-            "for i in range(500):\n"
+            "for i in range(200):\n"
+            "    time.sleep(0.002)\n"
             "    p = {'msg_id': uuid.uuid4().hex, 'msg_type': 'execute_request', 'session': 's',"
             " 'username': 'u', 'date': '2026-01-01T00:00:00Z', 'version': '5.3'}\n"
             "    k.session.send(k.iopub_socket, 'status', {'execution_state': 'busy'}, parent=p)\n"
@@ -577,7 +580,7 @@ async def test_executions_a_kernel_invents_are_bounded(
         ks.close()
     took = time.monotonic() - started
     invented = {e.msg_id for e in record.events if e.code == "invented"}
-    assert 0 < len(invented) <= min(DIRECT_BURST + DIRECT_RATE_PER_S * took + 1, 250), (len(invented), took)
+    assert 0 < len(invented) <= min(DIRECT_BURST + DIRECT_RATE_PER_S * took + 1, 150), (len(invented), took)
     assert (await owner.json("GET", "api/status"))[0] == 200
 
 

@@ -23,32 +23,6 @@ LANGUAGE_INFO: dict[str, dict[str, str]] = {
 }
 
 
-# The kernelspec each language's notebook names (kernels/interview_kernel/specs/interview-<language>),
-# so that JupyterLab starts, or finds in the room's pre-started session, the sandboxed kernel of the
-# room's language and never asks which kernel to use. tests/test_languages.py checks these match.
-KERNEL_DISPLAY_NAMES: dict[str, str] = {
-    "python": "Python 3 (interview)",
-    "javascript": "JavaScript (interview)",
-    "typescript": "TypeScript (interview)",
-    "java": "Java (interview)",
-    "cpp": "C++ (interview)",
-    "c": "C (interview)",
-    "go": "Go (interview)",
-    "rust": "Rust (interview)",
-    "ruby": "Ruby (interview)",
-    "bash": "Bash (interview)",
-    "sql": "SQL (SQLite) (interview)",
-}
-
-
-def kernelspec_for(language: str) -> dict[str, str]:
-    return {
-        "name": f"interview-{language}",
-        "display_name": KERNEL_DISPLAY_NAMES[language],
-        "language": language,
-    }
-
-
 def _cell(cell_type: str, source: str) -> dict[str, Any]:
     cell: dict[str, Any] = {
         "id": secrets.token_hex(4),
@@ -68,7 +42,6 @@ def notebook_for(room: Room) -> dict[str, Any]:
         "nbformat": 4,
         "nbformat_minor": 5,
         "metadata": {
-            "kernelspec": kernelspec_for(room.language),
             "language_info": LANGUAGE_INFO[room.language],
             "jupyter_interview": {"room": room.id, "language": room.language},
         },

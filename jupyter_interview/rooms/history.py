@@ -13,18 +13,14 @@ No tornado here: the server glue (`server_ext.history`) finds the live document 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import hashlib
 import json
 import logging
-import os
 import sqlite3
-import threading
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -32,6 +28,7 @@ from pycrdt import Doc, TransactionEvent, merge_updates
 
 from jupyter_interview.errors import Conflict
 from jupyter_interview.rooms.executions import Execution
+from jupyter_interview.rooms.sqlite import SQLiteFile
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -503,7 +500,7 @@ class Limits:
     tiers: tuple[tuple[float, float], ...] = field(default=DEFAULT_TIERS)
 
 
-class HistoryStore:
+class HistoryStore(SQLiteFile):
     """History in its own SQLite file (WAL, one worker thread), beside the room store.
 
     Its own file and thread: snapshot writes (tens of KB) never queue behind the room store's
@@ -511,68 +508,14 @@ class HistoryStore:
     implementation of it (each document's collaboration room lives in one process anyway).
     """
 
+    kind = "history store"
+    thread_name = "interview-history"
+    migrations = MIGRATIONS
+
     def __init__(self, path: str, limits: Limits | None = None) -> None:
-        self.path = path
+        super().__init__(path)
         self.limits = limits or Limits()
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
         self._frame_bytes: dict[str, int] = {}
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None or self._conn is None:
-            raise RuntimeError("the history store is not open")
-        conn = self._conn
-
-        def call() -> T:
-            with self._lock, conn:
-                return fn(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    async def open(self) -> None:
-        if self._executor is not None:
-            return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interview-history")
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
-
-    def _connect(self) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
-        # The candidates' code and everyone's chat: private to the server's user.
-        os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # A committed write survives the process being killed (WAL, synchronous=NORMAL); only an
-        # OS crash or power loss can take the last transactions.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"the history store {version} is newer than this jupyter-interview ({len(MIGRATIONS)})"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        conn.isolation_level = "DEFERRED"
-        self._conn = conn
-
-    async def close(self) -> None:
-        if self._executor is None:
-            return
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
-        self._executor = None
 
     # ---- snapshots ----
     @staticmethod

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import abc
-import asyncio
 import json
-import os
 import sqlite3
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from jupyter_interview.rooms.models import (
@@ -24,6 +19,7 @@ from jupyter_interview.rooms.models import (
     RoomState,
     Session,
 )
+from jupyter_interview.rooms.sqlite import SQLiteFile
 from jupyter_interview.rooms.timer import Timer
 
 T = TypeVar("T")
@@ -193,78 +189,13 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-class SQLiteRoomStore(RoomStore):
-    """The embedded default: one SQLite file in WAL mode, driven from one worker thread.
+class SQLiteRoomStore(SQLiteFile, RoomStore):
+    """The embedded default: one SQLite file in WAL mode, driven from one worker thread (SQLiteFile)."""
 
-    SQLite calls block, so every call runs on a single dedicated thread; one thread also
-    serialises writes, which SQLite needs anyway, and keeps one connection for its lifetime.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._executor: ThreadPoolExecutor | None = None
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None or self._conn is None:
-            raise RuntimeError("the room store is not open")
-        conn = self._conn
-
-        def call() -> T:
-            with self._lock, conn:
-                return fn(conn)
-
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
-
-    async def open(self) -> None:
-        if self._executor is not None:
-            return
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interview-store")
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
-
-    def _connect(self) -> None:
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, mode=0o700, exist_ok=True)
-        # The file holds session hashes and notes: private to the server's user.
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=5000")
-        self._migrate(conn)
-        conn.isolation_level = "DEFERRED"
-        self._conn = conn
-
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"the room store {version} is newer than this jupyter-interview ({len(MIGRATIONS)}); upgrade it"
-            )
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-    async def close(self) -> None:
-        if self._executor is None:
-            return
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
-        self._executor = None
+    kind = "room store"
+    thread_name = "interview-store"
+    migrations = MIGRATIONS
+    pragmas = ("PRAGMA foreign_keys=ON",)
 
     # ---- rooms ----
     async def put_room(self, room: Room) -> None:

@@ -102,7 +102,7 @@ async function interviewRound(round) {
   const t0 = Date.now();
   await candidate.page.goto(round.candidateLink, { timeout: 60000 });
   const steps = {};
-  const joinedAt = await passDeviceCheck(candidate.page, 60000, steps);
+  const joinedAt = await passDeviceCheck(candidate.page, 60000, steps, { direct: true });
   await until('the first remote video frame', async () => (await marks(candidate.page)).firstRemoteFrame, 60000, 50);
   await candidate.page.locator('.jp-NotebookPanel .jp-CodeCell .cm-content').first().waitFor({ state: 'visible', timeout: 60000 });
   const m = await marks(candidate.page);

@@ -1,2 +1,3 @@
+import './screens.css';
 import './base.css';
 import './history.css';

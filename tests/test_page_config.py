@@ -4,7 +4,35 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
+
+import pytest
+
+
+def _fake_labextension(root: Path, name: str) -> None:
+    """A federated extension as the lab lists it (its package.json), enough for the page config."""
+    folder = root / name
+    folder.mkdir(parents=True)
+    package = {
+        "name": name,
+        "version": "1.0.0",
+        "jupyterlab": {"_build": {"load": "static/remoteEntry.0.js", "extension": "./extension"}},
+    }
+    (folder / "package.json").write_text(json.dumps(package))
+
+
+@pytest.fixture
+def jp_server_config(
+    jp_server_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    # The plugin's config, plus a labextensions folder of the test's own: the page config lists its two.
+    config = jp_server_config
+    labext = tmp_path_factory.mktemp("labextensions")
+    for name in ("nbdime-jupyterlab", "jupyter-interview"):
+        _fake_labextension(labext, name)
+    config.setdefault("LabApp", {})["extra_labextensions_path"] = [str(labext)]
+    return config
 
 
 def page_config(body: bytes) -> dict[str, Any]:
@@ -48,11 +76,15 @@ async def test_participant_page_carries_no_server_token_and_owner_page_stays_pla
         # The lab extension replaces the connection-lost dialog on these pages only because the
         # hub extension, the other provider of that service, is off here.
         assert "@jupyterlab/hub-extension" in cfg["disabledExtensions"]
+        # An extension disabled whole is not even listed for download.
+        listed = {ext["name"] for ext in cfg["federated_extensions"]}
+        assert "nbdime-jupyterlab" not in listed and "jupyter-interview" in listed, listed
     # One request's values do not pile up in the next one's page (the dict is shared server-wide).
     assert pages["candidate again"]["disabledExtensions"] == pages["candidate"]["disabledExtensions"]
     assert "interviewRoom" not in owners and "interviewRole" not in owners and "interviewAccess" not in owners
     assert owners["token"] == owner.token
     assert "@jupyterlab/terminal-extension" not in owners.get("disabledExtensions", [])
+    assert "nbdime-jupyterlab" in {ext["name"] for ext in owners["federated_extensions"]}
 
 
 async def test_participant_loads_the_lab_assets(owner: Any, make_room: Any, make_client: Any) -> None:
@@ -70,3 +102,81 @@ async def test_participant_loads_the_lab_assets(owner: Any, make_room: Any, make
     for path in paths:
         got = await cand.request("GET", path)
         assert got.code == 200, (path, got.code)
+
+
+def lobby_src(body: bytes) -> str | None:
+    found = re.search(
+        rb'<script defer="defer" src="([^"]*static/jupyter_interview/lobby\.js\?v=[0-9a-f]+)"', body
+    )
+    return found.group(1).decode() if found else None
+
+
+async def test_participant_page_runs_the_lobby_first_and_the_owner_page_has_none(
+    owner: Any, make_room: Any, make_client: Any
+) -> None:
+    room = await make_room()
+    nb = f"lab/tree/interviews/{room['id']}/interview.ipynb"
+    for role in ("candidate", "interviewer"):
+        client = make_client()
+        assert (await client.join(room["invites"][role])).code == 302
+        r = await client.request("GET", nb, headers={"Accept": "text/html"})
+        assert r.code == 200
+        src = lobby_src(r.body)
+        assert src is not None, f"the {role}'s page has no lobby script"
+        # First of the page's scripts: deferred scripts run in document order.
+        scripts = re.findall(rb'<script[^>]*\bsrc="([^"]+)"', r.body)
+        assert scripts[0].decode() == src, scripts
+        cfg = page_config(r.body)
+        # What the lobby shows before the lab can ask the server anything.
+        assert cfg["interviewTitle"] == room["title"]
+        # The room's state now (a participant joining moves a scheduled room to waiting).
+        assert cfg["interviewState"] in ("scheduled", "waiting"), cfg["interviewState"]
+        # The participant's own ICE servers, as `ice-servers` answers them: Join need not ask.
+        code, ice = await client.json("GET", f"interview/api/rooms/{room['id']}/ice-servers")
+        assert code == 200
+        assert set(cfg["interviewIce"]) == set(ice) and cfg["interviewIce"]["ttl_s"] == ice["ttl_s"]
+        assert r.headers.get("Cache-Control") == "no-store"  # it may carry TURN credentials
+        got = await client.request("GET", src[len(cfg["baseUrl"]) :])
+        assert got.code == 200
+        assert b"jupyter-interview.lobby" in got.body  # the bundle that publishes the lobby
+    r = await owner.request("GET", nb, headers={"Accept": "text/html"})
+    assert r.code == 200
+    assert lobby_src(r.body) is None
+    assert "interviewTitle" not in page_config(r.body) and "interviewIce" not in page_config(r.body)
+
+
+async def test_lobby_page_needs_a_session_like_the_lab_page(make_room: Any, make_client: Any) -> None:
+    room = await make_room()
+    stranger = make_client()  # no invite used: no session cookie
+    r = await stranger.request(
+        "GET", f"lab/tree/interviews/{room['id']}/interview.ipynb", headers={"Accept": "text/html"}
+    )
+    assert r.code in (302, 403), r.code
+    assert lobby_src(r.body or b"") is None
+
+
+def test_lobby_tag_goes_before_the_first_bundle_or_at_the_end_of_head() -> None:
+    from jupyter_interview.server_ext.lobby import with_lobby
+
+    page = (
+        '<html><head><script id="jupyter-config-data" type="application/json">{}</script>'
+        '<script defer="defer" src="/static/lab/main.js"></script></head><body></body></html>'
+    )
+    out = with_lobby(page, "/l.js?v=1")
+    assert out.index('src="/l.js?v=1"') < out.index('src="/static/lab/main.js"')
+    assert out.index('src="/l.js?v=1"') > out.index("jupyter-config-data")
+    bare = with_lobby("<html><head><title>x</title></head></html>", "/l.js")
+    assert bare.index('src="/l.js"') < bare.index("</head>")
+
+
+async def test_a_hostile_room_title_stays_data_in_the_lobby_page(make_room: Any, make_client: Any) -> None:
+    title = "</script><script>window.pwned=1</script><!--"
+    room = await make_room(title=title)
+    cand = make_client()
+    assert (await cand.join(room["invites"]["candidate"])).code == 302
+    r = await cand.request(
+        "GET", f"lab/tree/interviews/{room['id']}/interview.ipynb", headers={"Accept": "text/html"}
+    )
+    assert r.code == 200
+    assert b"<script>window.pwned" not in r.body  # escaped inside the page config's JSON
+    assert page_config(r.body)["interviewTitle"] == title

@@ -83,6 +83,10 @@ PARTICIPANT_DISABLED_PLUGINS = [
     "@jupyterlab/csvviewer-extension",
     "@jupyterlab/pdf-extension",
     "@jupyterlab/htmlviewer-extension",
+    "@jupyterlab/launcher-extension",  # the room's notebook fills the main area
+    "@jupyterlab/inspector-extension",
+    "@jupyterlab/vega5-extension",
+    "jupyterlab_pygments",  # styles for nbconvert's HTML, which the room does not show
 ]
 
 
@@ -103,12 +107,18 @@ def run_blocking(coro: Coroutine[Any, Any, None]) -> None:
         raise error[0]
 
 
+# The JupyterLab server extension: our lobby page route builds on its page handler.
+LAB_EXTENSION = "jupyterlab"
+
+
 class InterviewApp(ExtensionApp):
     name = "jupyter_interview"
     app_name = "Jupyter Interview"
     description = "Live technical interviews on Jupyter: rooms, invites and roles."
     extension_url = "/lab"
     load_other_extensions = True
+    # The lobby bundle (static/lobby.js), served at {base_url}static/jupyter_interview/.
+    static_paths = [os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")]  # noqa: RUF012
 
     # Used when launched as `jupyter interview serve`: the server itself becomes interview-aware.
     serverapp_config = {  # noqa: RUF012 (a traitlets-era class attribute of ExtensionApp)
@@ -443,6 +453,12 @@ class InterviewApp(ExtensionApp):
                 page_config["buildAvailable"] = False
                 page_config["buildCheck"] = False
                 page_config["disabledExtensions"] = [*page_config.get("disabledExtensions", []), *disabled]
+                # A federated extension disabled whole is not even downloaded: the page loads less.
+                page_config["federated_extensions"] = [
+                    ext
+                    for ext in page_config.get("federated_extensions", [])
+                    if ext.get("name") not in disabled
+                ]
                 page_config["interviewRoom"] = user.room_id
                 page_config["interviewRole"] = user.role
                 # Whether the page may open the room's files now: the lab extension lets it open
@@ -450,6 +466,9 @@ class InterviewApp(ExtensionApp):
                 identity = getattr(handler, "_interview_identity", None)
                 if identity is not None:
                     page_config["interviewAccess"] = RoomService.access(identity.room, identity.participant)
+                    # For the lobby, which shows before the lab can ask the server anything.
+                    page_config["interviewTitle"] = identity.room.title
+                    page_config["interviewState"] = identity.room.state.value
                 page_config["news"] = {"disabled": True}
                 page_config["checkForUpdates"] = False
             return page_config
@@ -466,6 +485,14 @@ class InterviewApp(ExtensionApp):
         self.handlers.extend(scoped_handlers("/", "/lab/api/workspaces", workspaces))
         self.handlers.extend(kernelspec_handlers("/"))
         assert self.serverapp is not None
+        if LAB_EXTENSION in self.serverapp.extension_manager.extensions:
+            # Ahead of the lab's own page route (extensions load in name order, ours first).
+            from jupyterlab.labapp import LabApp
+
+            from jupyter_interview.server_ext.lobby import LOBBY_PAGE_ROUTE, LobbyPageHandler
+
+            # The handler reads the lab's settings, kept under the lab app's name.
+            self.handlers.append((LOBBY_PAGE_ROUTE, LobbyPageHandler, {"name": LabApp.name}))
         if YDOC_EXTENSION in self.serverapp.extension_manager.extensions:
             # Same route as jupyter-collaboration's socket: ours was added first, so it matches first
             # (tornado tries rules in the order they were added). Its server objects are reached at

@@ -400,6 +400,15 @@ class MeHandler(InterviewHandler):
         )
 
 
+def ice_reply(config: dict[str, Any], participant_id: str) -> dict[str, Any]:
+    """What `ice-servers` answers (and a participant's lobby page carries): servers, TURN credentials."""
+    ttl = int(config["turn_ttl_s"])
+    servers = ice.ice_servers(
+        config["stun_urls"], config["turn_urls"], config["turn_secret"], participant_id, ttl, time.time()
+    )
+    return {"ice_servers": servers, "ttl_s": ttl, "ice_transport_policy": config["ice_transport_policy"]}
+
+
 class IceServersHandler(InterviewHandler):
     """STUN/TURN servers for the caller; TURN credentials are minted per participant and expire."""
 
@@ -407,21 +416,9 @@ class IceServersHandler(InterviewHandler):
     async def get(self, room_id: str) -> None:
         await self.authorize("read", "interview:ice-servers")
         self.room_for_request(room_id)
-        config = self.config_values
-        ttl = int(config["turn_ttl_s"])
-        servers = ice.ice_servers(
-            config["stun_urls"],
-            config["turn_urls"],
-            config["turn_secret"],
-            self.user.participant_id or "owner",
-            ttl,
-            time.time(),
-        )
         # Credentials: no shared or browser cache may keep them.
         self.set_header("Cache-Control", "no-store")
-        self.reply(
-            {"ice_servers": servers, "ttl_s": ttl, "ice_transport_policy": config["ice_transport_policy"]}
-        )
+        self.reply(ice_reply(self.config_values, self.user.participant_id or "owner"))
 
 
 class OpenAPIHandler(InterviewHandler):

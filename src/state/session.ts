@@ -40,6 +40,10 @@ export interface IInterviewSessionOptions {
   scheduler?: Scheduler;
   /** What the page was told at load (page config), until `me` says otherwise. */
   access?: FileAccess;
+  /** The local media to send, when the lobby started it before the lab; a new one by default. */
+  media?: LocalMedia;
+  /** The ICE servers the page came with (page config), so that Join need not ask for them. */
+  ice?: IIceServers | null;
 }
 
 type StatsPeer = PeerConnectionLike<MediaStreamTrack, MediaStream> & {
@@ -56,7 +60,7 @@ export class InterviewSession {
     this._rooms = options.rooms ?? roomsAPI;
     this._notesAPI = options.notes ?? notesAPI;
     this._scheduler = options.scheduler ?? realScheduler;
-    this.media = new LocalMedia();
+    this.media = options.media ?? new LocalMedia();
     this.media.changed.connect(this._onMediaChanged, this);
     this.media.screenEnded.connect(this._onScreenEnded, this);
     this.room.changed.connect(this._onRoomChanged, this);
@@ -64,6 +68,10 @@ export class InterviewSession {
     this.room.connectionChanged.connect(this._onRoomChanged, this);
     this._me = this.room.me;
     this._access = options.access ?? fileAccess(this._me?.permissions);
+    if (options.ice) {
+      this._icePending = Promise.resolve(options.ice);
+      this._scheduleIceRefresh(options.ice);
+    }
   }
 
   readonly room: RoomModel;
@@ -171,16 +179,17 @@ export class InterviewSession {
     return this._joined;
   }
 
-  /** Turn on the camera and microphone for the device check. */
-  async startMedia(): Promise<void> {
-    if (this._mediaStarted) {
-      return;
+  /**
+   * Get ready to join while the participant checks their devices: the ICE servers are read now,
+   * so that Join goes straight to the socket and the call.
+   */
+  prepare(): void {
+    if (this._icePending === null && !this._joined && !this._disposed) {
+      this._icePending = this._loadIce();
     }
-    this._mediaStarted = true;
-    await this.media.start();
   }
 
-  /** Enter the room: ICE servers, then the socket and the call. */
+  /** Enter the room: ICE servers (unless `prepare` read them), then the socket and the call. */
   join(): void {
     if (this._joined || this._disposed) {
       return;
@@ -264,7 +273,7 @@ export class InterviewSession {
 
   // ------------------------------------------------------------------ joining
   private async _join(): Promise<void> {
-    const ice = await this._loadIce();
+    const ice = await (this._icePending ?? this._loadIce());
     if (this._disposed) {
       return;
     }
@@ -356,6 +365,7 @@ export class InterviewSession {
           return;
         }
         this._ice = fresh;
+        this._icePending = Promise.resolve(fresh); // what a Join still to come uses
         const config = rtcConfiguration(fresh) as RTCConfiguration;
         for (const link of this._mesh?.links.values() ?? []) {
           try {
@@ -552,7 +562,7 @@ export class InterviewSession {
   private _me: IMe | null = null;
   private _access: FileAccess = 'none';
   private _joined = false;
-  private _mediaStarted = false;
+  private _icePending: Promise<IIceServers | null> | null = null;
   private _disposed = false;
   private _lastScreen: Screen | null = null;
   private _lastError: string | null = null;

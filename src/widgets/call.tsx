@@ -12,6 +12,7 @@ import { IParticipant } from '../state/room';
 import { InterviewSession } from '../state/session';
 import { Toggle, Video, clockTime, useSignals, useTrans } from './common';
 import { camIcon, camOffIcon, handIcon, micIcon, micOffIcon, reactIcon, screenIcon } from './icons';
+import { mediaProblemText } from './texts';
 
 /** How long a reaction stays on a tile, ms. */
 export const REACTION_MS = 4000;
@@ -187,31 +188,6 @@ export function VideoGrid(props: { session: InterviewSession }): JSX.Element {
       ))}
     </div>
   );
-}
-
-function mediaProblemText(
-  trans: ReturnType<typeof useTrans>,
-  camera: string | null,
-  mic: string | null
-): string | null {
-  const parts: string[] = [];
-  if (camera === 'camera-denied') {
-    parts.push(trans.__('Camera permission was refused: others will not see you.'));
-  } else if (camera === 'camera-busy') {
-    parts.push(trans.__('The camera is in use by another program.'));
-  } else if (camera === 'no-camera') {
-    parts.push(trans.__('No camera found: you take part with audio only.'));
-  } else if (camera === 'unsupported') {
-    parts.push(trans.__('This browser cannot use a camera or microphone here: you can only watch and listen.'));
-  }
-  if (mic === 'microphone-denied') {
-    parts.push(trans.__('Microphone permission was refused: others will not hear you.'));
-  } else if (mic === 'microphone-busy') {
-    parts.push(trans.__('The microphone is in use by another program.'));
-  } else if (mic === 'no-microphone') {
-    parts.push(trans.__('No microphone found: others will not hear you.'));
-  }
-  return parts.length === 0 ? null : parts.join(' ');
 }
 
 /** Camera and microphone choice (the device check, and the panel's device settings). */

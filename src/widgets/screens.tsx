@@ -1,6 +1,7 @@
 /**
- * The full-page screens of an interview page: the device check before joining, joining, the
- * waiting room, not admitted, the end screen, a closed connection; and the "reconnecting…" banner.
+ * The full-page screens of an interview page after the lobby (widgets/lobby.ts, the device check):
+ * joining, the waiting room, not admitted, the end screen, a closed connection; and the
+ * "reconnecting…" banner.
  */
 
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -9,134 +10,7 @@ import * as React from 'react';
 
 import { TerminalReason } from '../signaling/client';
 import { InterviewSession } from '../state/session';
-import { DevicePickers, MediaProblem } from './call';
-import { TransContext, Toggle, Video, useSignals, useTrans } from './common';
-import { camIcon, camOffIcon, micIcon, micOffIcon } from './icons';
-
-/** What the interview keeps, as the candidate is told before joining. */
-function RecordingNotice(): JSX.Element {
-  const trans = useTrans();
-  return (
-    <section
-      className="jp-Interview-recording"
-      data-testid="ji-recording-notice"
-      aria-labelledby="jp-Interview-recording-title"
-    >
-      <h3 id="jp-Interview-recording-title">{trans.__('What this interview records')}</h3>
-      <ul>
-        <li>{trans.__('the code in the shared notebook and its full history of changes;')}</li>
-        <li>{trans.__('every code execution and its output;')}</li>
-        <li>{trans.__('the chat;')}</li>
-        <li>{trans.__('a replay of the session built from the above.')}</li>
-      </ul>
-      <p>{trans.__('The interviewers can review these records after the interview.')}</p>
-    </section>
-  );
-}
-
-function MicMeter(props: { session: InterviewSession }): JSX.Element {
-  const trans = useTrans();
-  const [level, setLevel] = React.useState(0);
-  React.useEffect(() => {
-    const handle = window.setInterval(() => setLevel(props.session.media.level()), 100);
-    return () => window.clearInterval(handle);
-  }, [props.session]);
-  const rounded = Math.round(level * 100) / 100;
-  return (
-    <div
-      className="jp-Interview-meter"
-      data-testid="ji-mic-level"
-      data-level={rounded}
-      role="meter"
-      aria-label={trans.__('Microphone level')}
-      aria-valuemin={0}
-      aria-valuemax={1}
-      aria-valuenow={rounded}
-    >
-      <div className="jp-Interview-meterFill" style={{ width: `${Math.round(level * 100)}%` }} />
-    </div>
-  );
-}
-
-function DeviceCheck(props: { session: InterviewSession; title: string }): JSX.Element {
-  const { session } = props;
-  const { media } = session;
-  const trans = useTrans();
-  useSignals(media.changed, session.room.changed);
-  React.useEffect(() => {
-    void session.startMedia();
-  }, [session]);
-  const [ack, setAck] = React.useState(false);
-  const candidate = session.room.myRole === 'candidate' || session.room.me?.role === 'candidate';
-  const state = media.state;
-  const canJoin = !candidate || ack;
-  return (
-    <div className="jp-Interview-card jp-Interview-deviceCheck" data-testid="ji-device-check">
-      <h2 id="jp-Interview-screen-title">{trans.__('Before you join: %1', props.title)}</h2>
-      <div className="jp-Interview-deviceRow">
-        <div className="jp-Interview-preview">
-          <Video
-            stream={media.stream}
-            muted
-            mirrored
-            testid="ji-device-preview"
-            label={trans.__('Your camera')}
-            className={state.cam && state.camera !== null ? '' : 'jp-mod-hidden'}
-          />
-          {(state.camera === null || !state.cam) && (
-            <div className="jp-Interview-avatar">{trans.__('Camera off')}</div>
-          )}
-        </div>
-        <div className="jp-Interview-devices">
-          <DevicePickers media={media} testids={['ji-camera-select', 'ji-mic-select']} />
-          <MicMeter session={session} />
-          <div className="jp-Interview-controlRow">
-            <Toggle
-              testid="ji-precheck-mic"
-              pressed={state.mic}
-              label={state.mic ? trans.__('Join muted') : trans.__('Join with the microphone on')}
-              icon={state.mic ? <micIcon.react tag="span" /> : <micOffIcon.react tag="span" />}
-              onClick={() => session.toggleMic()}
-              disabled={state.audio === null}
-              danger={!state.mic}
-            />
-            <Toggle
-              testid="ji-precheck-cam"
-              pressed={state.cam}
-              label={state.cam ? trans.__('Join with the camera off') : trans.__('Join with the camera on')}
-              icon={state.cam ? <camIcon.react tag="span" /> : <camOffIcon.react tag="span" />}
-              onClick={() => session.toggleCam()}
-              disabled={state.camera === null}
-              danger={!state.cam}
-            />
-          </div>
-        </div>
-      </div>
-      <MediaProblem session={session} />
-      <RecordingNotice />
-      <label className="jp-Interview-check jp-Interview-ack">
-        <input
-          type="checkbox"
-          data-testid="ji-recording-ack"
-          checked={ack}
-          required={candidate}
-          onChange={event => setAck(event.currentTarget.checked)}
-        />
-        <span>{trans.__('I understand what this interview records.')}</span>
-      </label>
-      <button
-        type="button"
-        className="jp-Interview-button jp-mod-accept jp-Interview-join"
-        data-testid="ji-join"
-        disabled={!canJoin}
-        title={canJoin ? undefined : trans.__('Tick the box above first')}
-        onClick={() => session.join()}
-      >
-        {trans.__('Join the interview')}
-      </button>
-    </div>
-  );
-}
+import { TransContext, Video, useSignals, useTrans } from './common';
 
 function Waiting(props: { session: InterviewSession; title: string }): JSX.Element {
   const { session } = props;
@@ -185,7 +59,7 @@ function Screens(props: { session: InterviewSession }): JSX.Element | null {
   let body: JSX.Element | null = null;
   switch (screen) {
     case 'device-check':
-      body = <DeviceCheck session={session} title={title} />;
+      body = null; // the lobby (widgets/lobby.ts) covers the page
       break;
     case 'joining':
       body = (
@@ -273,8 +147,9 @@ export class InterviewScreens extends ReactWidget {
   }
 
   private _sync(): void {
-    // An empty overlay must not take clicks meant for the lab.
-    this.toggleClass('jp-mod-active', this._session.screen !== 'room');
+    // An empty overlay must not take clicks meant for the lab (or the lobby).
+    const screen = this._session.screen;
+    this.toggleClass('jp-mod-active', screen !== 'room' && screen !== 'device-check');
   }
 }
 

@@ -1,0 +1,377 @@
+/**
+ * The lobby's view: the device check (camera preview, microphone level, device choice, mic and
+ * camera toggles, what the interview records, Join), in plain DOM so that it can show from the
+ * page's first script, before React, Lumino and the lab's theme exist. The lab's session adopts it
+ * (`takeLobby`) and shows or hides it with the session's screen.
+ */
+
+import { LobbyModel } from '../state/lobby';
+import { SVG } from './svg';
+import { ITrans, mediaProblemText, sourceTrans } from './texts';
+
+/** Where the early script leaves the lobby for the lab (a global: two bundles share it). */
+const LOBBY_KEY = Symbol.for('jupyter-interview.lobby');
+
+/** Bumped when what the lab expects of a published lobby changes (an old early script is ignored). */
+const LOBBY_API = 1;
+
+/** The microphone meter's refresh period, ms. */
+const METER_EVERY_MS = 100;
+
+type Attrs = Record<string, string | boolean | undefined>;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Attrs = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === true) {
+      node.setAttribute(name, '');
+    } else if (typeof value === 'string') {
+      node.setAttribute(name, value);
+    }
+  }
+  node.append(...children);
+  return node;
+}
+
+function icon(svg: string): HTMLElement {
+  const span = el('span', { 'aria-hidden': 'true' });
+  span.innerHTML = svg; // our own constant markup (svg.ts), never user input
+  return span;
+}
+
+export class LobbyView {
+  constructor(model: LobbyModel, trans: ITrans = sourceTrans) {
+    this.model = model;
+    this._trans = trans;
+    this.node = this._build();
+    model.changed.connect(this.update, this);
+    model.media.changed.connect(this.update, this);
+    this.update();
+  }
+
+  readonly model: LobbyModel;
+  readonly node: HTMLElement;
+  readonly api = LOBBY_API;
+
+  get isVisible(): boolean {
+    return this.node.isConnected;
+  }
+
+  /** Put the lobby over the page and turn the camera and microphone on. */
+  show(): void {
+    if (this._disposed) {
+      return;
+    }
+    if (!this.node.isConnected) {
+      document.body.appendChild(this.node);
+    }
+    if (this._meter === 0) {
+      this._meter = window.setInterval(this._updateMeter, METER_EVERY_MS);
+    }
+    void this.model.startMedia();
+  }
+
+  /** Take the lobby off the page (the local media stays: the call sends it). */
+  hide(): void {
+    this.node.remove();
+    window.clearInterval(this._meter);
+    this._meter = 0;
+  }
+
+  /** Use the lab's translation bundle from now on. */
+  setTrans(trans: ITrans): void {
+    this._trans = trans;
+    this._texts();
+    this.update();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this.hide();
+    this.model.changed.disconnect(this.update, this);
+    this.model.media.changed.disconnect(this.update, this);
+  }
+
+  /** Bring the view in line with the model and the media. */
+  update(): void {
+    const { model } = this;
+    const media = model.media;
+    const state = media.state;
+    const trans = this._trans;
+    const r = this._refs;
+    r.title.textContent = trans.__('Before you join: %1', model.title ?? trans.__('Interview'));
+
+    if (r.preview.srcObject !== media.stream) {
+      r.preview.srcObject = media.stream;
+      r.preview.play().catch(() => {
+        // Muted previews autoplay; a refusal only delays the picture to the first click.
+      });
+    }
+    const camShown = state.cam && state.camera !== null;
+    r.preview.classList.toggle('jp-mod-hidden', !camShown);
+    r.avatar.hidden = camShown;
+
+    this._options(r.camera, media.cameras, media.cameraId, trans.__('No camera'));
+    this._options(r.microphone, media.microphones, media.microphoneId, trans.__('No microphone'));
+
+    this._toggle(
+      r.mic,
+      state.mic,
+      state.audio === null,
+      state.mic ? trans.__('Join muted') : trans.__('Join with the microphone on'),
+      state.mic ? SVG.mic : SVG.micOff
+    );
+    this._toggle(
+      r.cam,
+      state.cam,
+      state.camera === null,
+      state.cam ? trans.__('Join with the camera off') : trans.__('Join with the camera on'),
+      state.cam ? SVG.cam : SVG.camOff
+    );
+
+    const problem = mediaProblemText(trans, state.cameraProblem, state.micProblem);
+    r.problem.hidden = problem === null;
+    r.problem.textContent = problem ?? '';
+
+    r.ack.checked = model.acknowledged;
+    r.ack.required = model.needsAcknowledgement;
+    r.ack.disabled = model.joined;
+    r.join.disabled = !model.canJoin;
+    r.join.textContent = model.joined ? trans.__('Joining…') : trans.__('Join the interview');
+    r.join.title = model.joined || model.canJoin ? '' : trans.__('Tick the box above first');
+    r.joining.hidden = !model.joined;
+  }
+
+  private _build(): HTMLElement {
+    const preview = el('video', {
+      class: 'jp-Interview-video jp-mod-mirrored',
+      'data-testid': 'ji-device-preview',
+      autoplay: true,
+      playsinline: true
+    });
+    preview.muted = true;
+    const camera = el('select', { class: 'jp-mod-styled', 'data-testid': 'ji-camera-select' });
+    const microphone = el('select', { class: 'jp-mod-styled', 'data-testid': 'ji-mic-select' });
+    const meterFill = el('div', { class: 'jp-Interview-meterFill' });
+    const meter = el(
+      'div',
+      {
+        class: 'jp-Interview-meter',
+        'data-testid': 'ji-mic-level',
+        'data-level': '0',
+        role: 'meter',
+        'aria-valuemin': '0',
+        'aria-valuemax': '1',
+        'aria-valuenow': '0'
+      },
+      meterFill
+    );
+    const mic = el('button', { type: 'button', class: 'jp-Interview-toggle', 'data-testid': 'ji-precheck-mic' });
+    const cam = el('button', { type: 'button', class: 'jp-Interview-toggle', 'data-testid': 'ji-precheck-cam' });
+    const problem = el('p', {
+      class: 'jp-Interview-notice jp-mod-warning',
+      role: 'status',
+      'data-testid': 'ji-media-problem'
+    });
+    const ack = el('input', { type: 'checkbox', 'data-testid': 'ji-recording-ack' });
+    const join = el('button', {
+      type: 'button',
+      class: 'jp-Interview-button jp-mod-accept jp-Interview-join',
+      'data-testid': 'ji-join'
+    });
+    const joining = el('p', { class: 'jp-Interview-hint', role: 'status', 'data-testid': 'ji-lobby-joining' });
+    const avatar = el('div', { class: 'jp-Interview-avatar' });
+    const title = el('h2', { id: 'jp-Interview-screen-title' });
+    const cameraLabel = el('span');
+    const micLabel = el('span');
+    const ackLabel = el('span');
+    const recordingTitle = el('h3', { id: 'jp-Interview-recording-title' });
+    const recordingItems = [el('li'), el('li'), el('li'), el('li')];
+    const recordingReview = el('p');
+
+    camera.addEventListener('change', () => void this.model.media.selectCamera(camera.value));
+    microphone.addEventListener('change', () => void this.model.media.selectMicrophone(microphone.value));
+    mic.addEventListener('click', () => this.model.media.setMic(!this.model.media.state.mic));
+    cam.addEventListener('click', () => this.model.media.setCam(!this.model.media.state.cam));
+    ack.addEventListener('change', () => this.model.setAcknowledged(ack.checked));
+    join.addEventListener('click', () => this.model.join());
+
+    const card = el(
+      'div',
+      { class: 'jp-Interview-card jp-Interview-deviceCheck', 'data-testid': 'ji-device-check' },
+      title,
+      el(
+        'div',
+        { class: 'jp-Interview-deviceRow' },
+        el('div', { class: 'jp-Interview-preview' }, preview, avatar),
+        el(
+          'div',
+          { class: 'jp-Interview-devices' },
+          el('label', { class: 'jp-Interview-field' }, cameraLabel, camera),
+          el('label', { class: 'jp-Interview-field' }, micLabel, microphone),
+          meter,
+          el('div', { class: 'jp-Interview-controlRow' }, mic, cam)
+        )
+      ),
+      problem,
+      el(
+        'section',
+        {
+          class: 'jp-Interview-recording',
+          'data-testid': 'ji-recording-notice',
+          'aria-labelledby': 'jp-Interview-recording-title'
+        },
+        recordingTitle,
+        el('ul', {}, ...recordingItems),
+        recordingReview
+      ),
+      el('label', { class: 'jp-Interview-check jp-Interview-ack' }, ack, ackLabel),
+      join,
+      joining
+    );
+    this._refs = {
+      title,
+      preview,
+      avatar,
+      camera,
+      microphone,
+      cameraLabel,
+      micLabel,
+      meter,
+      meterFill,
+      mic,
+      cam,
+      problem,
+      recordingTitle,
+      recordingItems,
+      recordingReview,
+      ack,
+      ackLabel,
+      join,
+      joining
+    };
+    this._texts();
+    return el(
+      'div',
+      {
+        class: 'jp-Interview-overlay jp-Interview-lobby',
+        role: 'dialog',
+        'aria-modal': 'true',
+        'aria-labelledby': 'jp-Interview-screen-title'
+      },
+      card
+    );
+  }
+
+  /** The texts that do not depend on the state. */
+  private _texts(): void {
+    const trans = this._trans;
+    const r = this._refs;
+    r.preview.setAttribute('aria-label', trans.__('Your camera'));
+    r.avatar.textContent = trans.__('Camera off');
+    r.cameraLabel.textContent = trans.__('Camera');
+    r.micLabel.textContent = trans.__('Microphone');
+    r.meter.setAttribute('aria-label', trans.__('Microphone level'));
+    r.recordingTitle.textContent = trans.__('What this interview records');
+    const items = [
+      trans.__('the code in the shared notebook and its full history of changes;'),
+      trans.__('every code execution and its output;'),
+      trans.__('the chat;'),
+      trans.__('a replay of the session built from the above.')
+    ];
+    r.recordingItems.forEach((li, i) => (li.textContent = items[i]));
+    r.recordingReview.textContent = trans.__('The interviewers can review these records after the interview.');
+    r.ackLabel.textContent = trans.__('I understand what this interview records.');
+    r.joining.textContent = trans.__('Joining as soon as the page has loaded…');
+  }
+
+  private _options(
+    select: HTMLSelectElement,
+    devices: ReadonlyArray<{ deviceId: string; label: string }>,
+    current: string | null,
+    none: string
+  ): void {
+    const wanted = devices.length === 0 ? [{ deviceId: '', label: none }] : devices;
+    const same =
+      select.options.length === wanted.length &&
+      wanted.every((d, i) => select.options[i].value === d.deviceId && select.options[i].text === d.label);
+    if (!same) {
+      select.replaceChildren(...wanted.map(d => el('option', { value: d.deviceId }, d.label)));
+    }
+    select.value = current ?? '';
+    select.disabled = devices.length === 0;
+  }
+
+  private _toggle(button: HTMLButtonElement, pressed: boolean, disabled: boolean, label: string, svg: string): void {
+    button.classList.toggle('jp-mod-pressed', pressed);
+    button.classList.toggle('jp-mod-danger', !pressed);
+    button.setAttribute('aria-pressed', String(pressed));
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    button.disabled = disabled;
+    if (button.dataset.icon !== svg) {
+      button.dataset.icon = svg;
+      button.replaceChildren(icon(svg));
+    }
+  }
+
+  private readonly _updateMeter = (): void => {
+    const level = Math.round(this.model.media.level() * 100) / 100;
+    this._refs.meter.dataset.level = String(level);
+    this._refs.meter.setAttribute('aria-valuenow', String(level));
+    this._refs.meterFill.style.width = `${Math.round(level * 100)}%`;
+  };
+
+  private _trans: ITrans;
+  private _refs!: {
+    title: HTMLElement;
+    preview: HTMLVideoElement;
+    avatar: HTMLElement;
+    camera: HTMLSelectElement;
+    microphone: HTMLSelectElement;
+    cameraLabel: HTMLElement;
+    micLabel: HTMLElement;
+    meter: HTMLElement;
+    meterFill: HTMLElement;
+    mic: HTMLButtonElement;
+    cam: HTMLButtonElement;
+    problem: HTMLElement;
+    recordingTitle: HTMLElement;
+    recordingItems: HTMLElement[];
+    recordingReview: HTMLElement;
+    ack: HTMLInputElement;
+    ackLabel: HTMLElement;
+    join: HTMLButtonElement;
+    joining: HTMLElement;
+  };
+  private _meter = 0;
+  private _disposed = false;
+}
+
+/** Leave the lobby where the lab's session will look for it. */
+export function publishLobby(view: LobbyView): void {
+  (window as unknown as Record<symbol, unknown>)[LOBBY_KEY] = view;
+}
+
+/** The lobby the page's early script published (once: it is the caller's from then on), or null. */
+export function takeLobby(): LobbyView | null {
+  const slot = window as unknown as Record<symbol, unknown>;
+  const found = slot[LOBBY_KEY] as Partial<LobbyView> | undefined;
+  delete slot[LOBBY_KEY];
+  if (found === undefined || found === null) {
+    return null;
+  }
+  if (found.api !== LOBBY_API) {
+    // From another build (a cached page): take it off the page and make our own.
+    found.hide?.();
+    return null;
+  }
+  return found as LobbyView;
+}

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_interview.sandbox.docker import LABEL
+
 IMAGE = "localhost/jupyter-interview-test-kernel:latest"
 TOP_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
@@ -62,6 +64,20 @@ class Engine:
             check=False,
         )
 
+    def kernel_containers(self, kernel_id: str | None = None) -> list[dict[str, Any]]:
+        """The list entries (Id, Names, State, Labels) of kernel containers, all states; one kernel's if named."""
+        label = f"{LABEL}={kernel_id}" if kernel_id else LABEL
+        with closing(self.client()) as client:
+            return list(client.api.containers(all=True, filters={"label": label}))
+
+    def running_container(self, kernel_id: str) -> dict[str, Any]:
+        """The inspection of the kernel's one running container."""
+        rows = self.kernel_containers(kernel_id)
+        running = [r for r in rows if r["State"] == "running"]
+        assert len(running) == 1, states(rows)
+        with closing(self.client()) as client:
+            return dict(client.api.inspect_container(running[0]["Id"]))
+
     def stop(self) -> None:
         """Remove every container (their monitors outlive the service), stop the service, drop the folder."""
         try:
@@ -81,6 +97,11 @@ class Engine:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def states(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Container list entries as (name, state), for assertion messages."""
+    return [(r["Names"][0], r["State"]) for r in rows]
 
 
 def _rootfs_tar() -> tuple[bytes, list[str]]:

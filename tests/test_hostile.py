@@ -1,8 +1,16 @@
-"""The hostile-code battery: room A's kernel tries to get out of its bubblewrap sandbox.
+"""The hostile-code battery: room A's kernel tries to get out of its sandbox, under every backend.
 
-One real server (a child process) for the module, with tight limits. Room A is the attacker; room
-B is a bystander with its own kernel. Every case runs in a freshly restarted kernel of room A and
-ends with `contained()`: the server still answers the owner, and room B's kernel still executes.
+One real server (a child process) per sandbox backend, with tight limits: bubblewrap, and Docker-API
+containers on a real engine (podman's compatible service on a private socket, tests/docker_engine.py,
+with a test image that borrows the host's /usr and the server's Python read-only; where no engine can
+start here the docker cases are skipped with the reason). Room A is the attacker; room B is a
+bystander with its own kernel. Every case runs in a freshly restarted kernel of room A (under docker a
+new container each time) and ends with `contained()`: the server still answers the owner, and room
+B's kernel still executes. Each case is written once for both backends; where a container differs
+from bubblewrap, EXPECT says how (pid 1 is the engine's init running as the room's uid, so the kernel
+may signal it, which ends at most its own container; /sys is the engine's read-only sysfs). The
+checks of the containers themselves run with the docker world only.
+
 Every hostile loop has a ceiling, so a broken sandbox fails a test, not the machine. Network
 checks look at interfaces and routes or connect to this machine's own addresses: nothing is ever
 sent off the machine.
@@ -13,18 +21,24 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docker_engine import Engine, states
 from test_sandbox import SPEC, KernelSocket, Reply, ws_request
 from tornado.httpclient import HTTPClientError
 from tornado.websocket import websocket_connect
 
 from jupyter_interview.pytest_plugin import Client, ServerProcess, free_port
+from jupyter_interview.sandbox.bubblewrap import DEFAULT_ETC
+from jupyter_interview.sandbox.docker import LABEL
 
 LIMITS = {
     "memory_limit_mb": 256,
@@ -34,27 +48,118 @@ LIMITS = {
     "tmp_size_mb": 32,
     "open_files_limit": 256,
 }
+CPUS = 1.0  # the docker backend's CPU share
 MIB = 1 << 20
 EMPTY_NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a case sees that differs between the backends; everything else holds for both."""
+
+    pid1: str  # a regular expression that pid 1's argv[0] matches
+    pid1_runs_as_the_room: bool  # the engine's init does: the kernel may signal and trace it
+    sys_class_net: list[str] | None  # /sys/class/net's listing; None where there is no /sys
+    var: tuple[Any, ...]  # what /var may list
+    child_oom_returncodes: tuple[int, ...]
+    cpu_spin_wall_s: float  # a child's 3 s of CPU end within this (wall time stretches under load)
+
+
+EXPECT = {
+    "bubblewrap": Expect(
+        pid1="bwrap$",
+        pid1_runs_as_the_room=False,
+        sys_class_net=None,
+        var=("FileNotFoundError",),
+        # OOM-killed by the memory cgroup, or MemoryError under RLIMIT_AS.
+        child_oom_returncodes=(-9, 1),
+        cpu_spin_wall_s=60,
+    ),
+    "docker": Expect(
+        pid1="init",
+        pid1_runs_as_the_room=True,
+        sys_class_net=["lo"],  # the engine's read-only sysfs: the container's own network namespace
+        var=("FileNotFoundError", [], ["tmp"]),  # the image's own, empty
+        child_oom_returncodes=(-9,),  # the container's memory cgroup
+        cpu_spin_wall_s=45,
+    ),
+}
+
+
+@dataclass
+class Backend:
+    name: str
+    expect: Expect
+    engine: Engine | None = None  # docker: the engine its kernels' containers run in
+
+    def config(self) -> dict[str, dict[str, Any]]:
+        """The server's configuration for this backend, with the battery's limits."""
+        if self.engine is None:
+            return {"SandboxProvisioner": dict(LIMITS)}
+        return {
+            "SandboxProvisioner": {"backend": "docker", **LIMITS},
+            "DockerBackend": {
+                "engine_url": self.engine.url,
+                "image": self.engine.image,
+                "use_server_python": True,
+                "host_paths": [*self.engine.host_paths, *(f"/etc/{p}" for p in DEFAULT_ETC)],
+                "cpus": CPUS,
+            },
+        }
+
+    def sandbox(self, kernel_id: str) -> str | None:
+        """The kernel's one running container, where the backend names its sandboxes."""
+        return None if self.engine is None else str(self.engine.running_container(kernel_id)["Id"])
+
+    def signal(self, sandbox: str, signal: str) -> None:
+        """A signal as the provisioner forwards it (signal_kernel): the engine signals the container's
+        init, which passes it to the kernel."""
+        assert self.engine is not None
+        with closing(self.engine.client()) as client:
+            client.api.kill(sandbox, signal=signal)
+
+    async def replaced(self, kernel_id: str, before: str | None) -> None:
+        """Until the kernel runs in a new sandbox and the dead one is gone, where sandboxes are named."""
+        if self.engine is None:
+            return
+        deadline = time.monotonic() + 30
+        while True:
+            rows = self.engine.kernel_containers(kernel_id)
+            if [r["State"] for r in rows] == ["running"] and rows[0]["Id"] != before:
+                return
+            assert time.monotonic() < deadline, states(rows)
+            await asyncio.sleep(0.2)
 
 
 @dataclass
 class World:
     server: ServerProcess
     victim: Path  # a host folder that links planted in the sandbox point at
+    backend: Backend
     ids: dict[str, Any] = field(default_factory=dict)
 
 
+@pytest.fixture(scope="module", params=sorted(EXPECT))
+def backend(request: pytest.FixtureRequest) -> Backend:
+    # The docker world skips with the engine fixture's reason where no engine can run here.
+    engine = request.getfixturevalue("engine") if request.param == "docker" else None
+    return Backend(request.param, EXPECT[request.param], engine)
+
+
+# The checks of a container itself: with the docker world only, after its cases' sandboxes.
+containers_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    workdir = tmp_path_factory.mktemp("hostile")
+def world(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    workdir = tmp_path_factory.mktemp(f"hostile-{backend.name}")
     server = ServerProcess(workdir, free_port())
-    server.start(extra={"SandboxProvisioner": dict(LIMITS)})
+    server.start(extra=backend.config())
     victim = workdir / "victim"
     victim.mkdir()
     (server.root / "owner-only.txt").write_text("the owner's")
     try:
-        yield World(server, victim)
+        yield World(server, victim, backend)
     finally:
         server.stop()
 
@@ -73,6 +178,16 @@ class Harness:
     @property
     def ids(self) -> dict[str, Any]:
         return self.world.ids
+
+    @property
+    def expect(self) -> Expect:
+        return self.world.backend.expect
+
+    @property
+    def engine(self) -> Engine:
+        """The docker world's engine: only the containers' own checks ask for it."""
+        assert self.world.backend.engine is not None
+        return self.world.backend.engine
 
     @property
     def room_a_dir(self) -> Path:
@@ -229,10 +344,18 @@ async def test_only_loopback_and_no_routes(world: World) -> None:
         "dev = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().splitlines()[2:]]\n"
         "r = lambda *a: subprocess.run(['ip', *a], capture_output=True, text=True).stdout.strip()\n"
         "print(json.dumps({'dev': dev, 'route': r('route'), 'route6': r('-6', 'route'), 'rules_default':"
-        " r('route', 'show', 'default'), 'sys': os.path.exists('/sys/class/net'),"
+        " r('route', 'show', 'default'),"
+        " 'sys_net': sorted(os.listdir('/sys/class/net')) if os.path.exists('/sys/class/net') else None,"
         " 'resolv': open('/etc/resolv.conf').read()}))"
     )
-    assert net == {"dev": ["lo"], "route": "", "route6": "", "rules_default": "", "sys": False, "resolv": ""}
+    assert net == {
+        "dev": ["lo"],
+        "route": "",
+        "route6": "",
+        "rules_default": "",
+        "sys_net": h.expect.sys_class_net,
+        "resolv": "",
+    }
     await h.contained()
 
 
@@ -259,7 +382,7 @@ async def test_server_data_and_runtime_files_are_invisible(world: World) -> None
     await h.contained()
 
 
-async def test_proc_1_and_the_server_process_are_out_of_reach(world: World) -> None:
+async def test_pid_1_is_the_sandboxs_init_and_the_server_process_is_out_of_reach(world: World) -> None:
     s = world.server
     h = await harness(world)
     seen = await h.json(
@@ -276,8 +399,9 @@ async def test_proc_1_and_the_server_process_are_out_of_reach(world: World) -> N
         f" 'server_env': try_(lambda: open('/proc/{s.proc.pid}/environ').read()),"
         " 'env': env, 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))"
     )
-    assert seen["environ1"] == "PermissionError"
-    assert seen["cmd1"].split("\x00")[0].endswith("bwrap")
+    assert re.search(h.expect.pid1, seen["cmd1"].split("\x00")[0]), seen["cmd1"]
+    if not h.expect.pid1_runs_as_the_room:
+        assert seen["environ1"] == "PermissionError"
     assert seen["server"] in ("FileNotFoundError", "PermissionError"), seen["server"]
     assert seen["server_env"] in ("FileNotFoundError", "PermissionError")
     assert all(s.token not in str(v) for v in seen["env"].values())
@@ -311,12 +435,13 @@ async def test_the_hosts_home_folders_are_invisible(world: World) -> None:
         "import json, os\n"
         "def ls(p):\n"
         "    try:\n        return sorted(os.listdir(p))\n    except Exception as e:\n        return type(e).__name__\n"
-        f"print(json.dumps([ls('/root'), ls('/home'), ls({str(home)!r}), ls('/root/.ssh'), ls('/var'), ls('/opt')]))"
+        f"print(json.dumps([ls('/root'), ls('/home'), ls({str(home)!r}), ls('/root/.ssh'), ls('/opt'), ls('/var')]))"
     )
-    root_listing, home_listing, server_home, ssh, var, opt = got
-    # Only the folders on the way to the Python installation exist under /root, empty but for it.
-    assert root_listing in (["FileNotFoundError"], "FileNotFoundError", [".pyenv"], []), root_listing
-    assert home_listing == server_home == ssh == var == opt == "FileNotFoundError", got
+    root_listing, home_listing, server_home, ssh, opt, var = got
+    # Only the folders on the way to the (bound) Python installation exist under /root, empty but for it.
+    assert root_listing in ("FileNotFoundError", [".pyenv"], []), root_listing
+    assert home_listing == server_home == ssh == opt == "FileNotFoundError", got
+    assert var in h.expect.var, var
     await h.contained()
 
 
@@ -334,15 +459,17 @@ async def test_other_kernels_state_folders_are_invisible(world: World) -> None:
 async def test_writes_outside_the_room_folder_fail(world: World) -> None:
     h = await harness(world)
     root = world.server.root
+    venv = Path(__file__).resolve().parent.parent / ".venv"
     targets = [
         "/usr/evil",
         "/etc/evil",
         "/evil",
-        "/work/main/.venv/evil",
+        str(venv / "evil"),
         str(root / "evil"),
         str(root / "interviews" / "evil"),
         "/dev/evil",
         "/proc/sys/kernel/hostname",
+        "/etc/passwd",
     ]
     got = await h.json(
         attempts(*(f"open({t!r}, 'w').write('x')" for t in targets), "open('inside.txt', 'w').write('x')")
@@ -350,8 +477,15 @@ async def test_writes_outside_the_room_folder_fail(world: World) -> None:
     assert all(r.startswith(("PermissionError", "OSError", "FileNotFoundError")) for r in got[:-1]), got
     assert got[-1] == "ok"
     assert not (root / "evil").exists() and not (root / "interviews" / "evil").exists()
-    assert not Path("/work/main/.venv/evil").exists()
+    assert not (venv / "evil").exists()
     assert (h.room_a_dir / "inside.txt").read_text() == "x"
+    await h.contained()
+
+
+async def test_the_root_filesystem_is_read_only(world: World) -> None:
+    h = await harness(world)
+    got = await h.json(attempts("os.mkdir('/newdir')", "open('/run/evil', 'w')", "open('/var/evil', 'w')"))
+    assert all(r.startswith(("OSError:30", "PermissionError", "FileNotFoundError")) for r in got), got
     await h.contained()
 
 
@@ -562,13 +696,25 @@ async def test_candidate_cannot_reach_another_rooms_kernel(world: World) -> None
 async def test_interrupting_a_busy_kernel_keeps_the_sandbox(world: World) -> None:
     h = await harness(world)
     assert h.a is not None
+    kid = h.ids["kernel_a"]
+    before = world.backend.sandbox(kid)
+
+    async def through_the_api() -> None:
+        assert (await h.cand_a.json("POST", f"api/kernels/{kid}/interrupt"))[0] == 204
+
+    async def as_the_provisioner_forwards_it() -> None:
+        assert before is not None
+        world.backend.signal(before, "SIGINT")
+
     await h.run("x = 5")
-    msg = await h.a.send_execute("import time\nwhile True: time.sleep(0.1)")
-    await asyncio.sleep(0.5)
-    assert (await h.cand_a.json("POST", f"api/kernels/{h.ids['kernel_a']}/interrupt"))[0] == 204
-    r = await h.a.wait(msg, timeout=10)
-    assert r.ename == "KeyboardInterrupt", r
-    assert (await h.run("print(x)")).out == "5"
+    for interrupt in (through_the_api, *([as_the_provisioner_forwards_it] if before else [])):
+        msg = await h.a.send_execute("import time\nwhile True: time.sleep(0.1)")
+        await asyncio.sleep(0.5)
+        await interrupt()
+        r = await h.a.wait(msg, timeout=10)
+        assert r.ename == "KeyboardInterrupt", r
+        assert (await h.run("print(x)")).out == "5"
+    assert world.backend.sandbox(kid) == before
     await h.contained()
 
 
@@ -616,15 +762,16 @@ async def test_memory_bomb_in_a_child_is_killed_at_the_limit(world: World) -> No
         timeout=60,
     )
     returncode, took = got
-    assert returncode in (-9, 1), got  # OOM-killed by the memory cgroup (MemoryError under RLIMIT_AS)
-    assert took < 30
+    assert returncode in h.expect.child_oom_returncodes and took < 30, got
     assert (await h.run("print('kernel alive')")).out == "kernel alive"
     await h.contained()
 
 
-async def test_memory_bomb_in_the_kernel_is_killed_and_reported(world: World) -> None:
+async def test_memory_bomb_in_the_kernel_is_killed_reported_and_restarted(world: World) -> None:
     h = await harness(world)
     assert h.a is not None
+    kid = h.ids["kernel_a"]
+    sandbox = world.backend.sandbox(kid)
     log = world.server.workdir / "server.log"
     before = log.read_text(errors="replace").count("died: killed: out of memory")
     await h.a.send_execute("a = []\nfor i in range(64): a.append(b'x' * (32 << 20))")
@@ -633,6 +780,12 @@ async def test_memory_bomb_in_the_kernel_is_killed_and_reported(world: World) ->
         assert time.monotonic() < deadline, "the OOM kill was not reported"
         await asyncio.sleep(0.1)
     assert f"limit {LIMITS['memory_limit_mb']} MiB" in log.read_text(errors="replace")
+    # The restarter brings the kernel back (under docker in a new container, the dead one removed),
+    # answering again before the next case's restart, which must not race the restarter's.
+    await world.backend.replaced(kid, sandbox)
+    h.a.close()
+    h.a = await KernelSocket.open(h.cand_a, kid)
+    assert (await h.run("print('back')", timeout=60)).out == "back"
     await h.contained()
 
 
@@ -646,9 +799,9 @@ async def test_cpu_spin_is_killed_by_the_cpu_limit(world: World) -> None:
         timeout=90,
     )
     returncode, took = got
-    # SIGXCPU: the CPU-time limit stopped it (a wall-clock bound would only measure the machine's
-    # load: 3 s of CPU took 17 s while other suites ran).
-    assert returncode == -24 and took < 60, got
+    # SIGXCPU: the CPU-time limit stopped it, before the 60-s timeout (a tight wall-clock bound would
+    # only measure the machine's load: 3 s of CPU took 17 s while other suites ran).
+    assert returncode == -24 and took < h.expect.cpu_spin_wall_s, got
     await h.contained()
 
 
@@ -678,13 +831,18 @@ async def test_ten_million_lines_of_output_leave_the_server_responsive(world: Wo
 # ---- processes ----
 
 
-async def test_killing_its_parent_and_pid_1_fails(world: World) -> None:
+async def test_killing_its_parent_and_pid_1_leaves_the_kernel_and_its_sandbox_alive(world: World) -> None:
     h = await harness(world)
-    got = await h.json(
-        attempts("os.kill(os.getppid(), 9)", "os.kill(1, 9)", "os.kill(1, 15)", "assert os.getppid() == 1")
-    )
-    assert got[:3] == ["PermissionError:1"] * 3 and got[3] == "ok", got
+    sandbox = world.backend.sandbox(h.ids["kernel_a"])
+    own = h.expect.pid1_runs_as_the_room
+    # SIGTERM only to another uid's init: the engine's init would pass it on and end the container.
+    kills = ["os.kill(os.getppid(), 9)", "os.kill(1, 9)", *([] if own else ["os.kill(1, 15)"])]
+    got = await h.json(attempts(*kills, "assert os.getppid() == 1"))
+    # bubblewrap's init is another uid's: EPERM. The engine's init is the room's own, and SIGKILL to
+    # its pid namespace's init from inside is dropped by the kernel: nothing happens.
+    assert got == ["ok" if own else "PermissionError:1"] * len(kills) + ["ok"], got
     assert (await h.run("print('alive')")).out == "alive"
+    assert world.backend.sandbox(h.ids["kernel_a"]) == sandbox
     await h.contained()
 
 
@@ -711,21 +869,22 @@ async def test_kill_minus_one_reaches_only_its_own_sandbox(world: World) -> None
 
 async def test_ptrace_of_other_processes_is_refused(world: World) -> None:
     h = await harness(world)
-    pid = world.server.proc.pid
+    # The server, and bubblewrap's init; not the engine's init, which runs as the room's uid (a kernel
+    # attached to it would stop its own container).
+    own = h.expect.pid1_runs_as_the_room
+    targets = [world.server.proc.pid, *([] if own else [1])]
     got = await h.json(
-        "import ctypes, json, os\n"
+        "import ctypes, json\n"
         "libc = ctypes.CDLL(None, use_errno=True)\n"
-        "out = []\n"
-        f"for pid in (1, {pid}):\n"
-        "    r = libc.ptrace(16, pid, 0, 0)\n"  # PTRACE_ATTACH
-        "    out.append([r, ctypes.get_errno()])\n"
+        f"out = [[libc.ptrace(16, p, 0, 0), ctypes.get_errno()] for p in {targets}]\n"  # PTRACE_ATTACH
         "try:\n    open('/proc/1/mem', 'rb').read(1); out.append('read')\n"
         "except OSError as e:\n    out.append(e.errno)\n"
         "print(json.dumps(out))"
     )
-    assert got[0] == [-1, 1], got  # EPERM on the sandbox's init
-    assert got[1][0] == -1 and got[1][1] in (1, 3), got  # the server: not even visible (ESRCH)
-    assert got[2] in (1, 13), got
+    assert got[0][0] == -1 and got[0][1] in (1, 3), got  # the server: not even visible (ESRCH), or EPERM
+    if not own:
+        assert got[1] == [-1, 1], got  # EPERM on bubblewrap's init
+        assert got[2] in (1, 13), got  # and on its memory
     await h.contained()
 
 
@@ -740,7 +899,78 @@ async def test_no_way_back_to_root(world: World) -> None:
             "os.chown('.', 0, 0)",
             "os.mknod('dev-null', 0o20666, os.makedev(1, 3))",
             "open('/proc/sys/vm/drop_caches', 'w').write('1')",
+            "os.unshare(os.CLONE_NEWUSER)" if hasattr(os, "unshare") else "raise PermissionError()",
         )
     )
     assert all(r.startswith(("PermissionError", "OSError")) for r in got), got
+    await h.contained()
+
+
+# ---- the container itself (docker) ----
+
+
+@containers_only
+async def test_a_room_kernel_runs_in_a_locked_down_container(world: World) -> None:
+    h = await harness(world)
+    c = h.engine.running_container(h.ids["kernel_a"])
+    host = c["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["ReadonlyRootfs"] is True
+    # Docker reports ["ALL"], podman the default set it expanded to; the kernel's own sets are checked below.
+    assert host["CapDrop"] and not host.get("CapAdd"), host["CapDrop"]
+    assert any(o.startswith("no-new-privileges") for o in host["SecurityOpt"]), host["SecurityOpt"]
+    assert host["Memory"] == LIMITS["memory_limit_mb"] * MIB
+    assert host["PidsLimit"] == LIMITS["nproc_limit"]
+    assert host["NanoCpus"] == int(CPUS * 1e9)
+    assert c["Config"]["User"] == f"{h.ids['uid_a']}:{h.ids['uid_a']}"
+    # Writable binds: the room folder, and the socket folder (root's once the sockets exist).
+    binds = [m for m in c["Mounts"] if m.get("Type") == "bind"]
+    writable = {m["Destination"] for m in binds if m.get("RW")}
+    sockets = [w for w in writable if w.startswith("/run/jupyter-interview/") and w.endswith("/s")]
+    assert writable == {str(h.room_a_dir), *sockets} and len(sockets) == 1, writable
+    inside = await h.json(
+        "import json, os\n"
+        "st = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
+        "print(json.dumps({'uid': os.getuid(), 'gid': os.getgid(), 'groups': os.getgroups(), 'cwd': os.getcwd(),"
+        " 'caps': [st[k].strip() for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')],"
+        " 'nnp': st['NoNewPrivs'].strip(), 'host': os.uname().nodename, 'ppid': os.getppid(),"
+        " 'env': sorted(os.environ)}))"
+    )
+    assert inside["uid"] == inside["gid"] == h.ids["uid_a"] and inside["groups"] in ([], [h.ids["uid_a"]])
+    assert inside["cwd"] == str(h.room_a_dir)
+    assert inside["caps"] == ["0000000000000000"] * 5 and inside["nnp"] == "1"
+    assert inside["host"] == "sandbox" and inside["ppid"] == 1  # the engine's init is pid 1
+    assert not any(k.startswith(("JUPYTER_CONFIG", "JUPYTER_DATA", "DOCKER")) for k in inside["env"]), inside
+    await h.contained()
+
+
+@containers_only
+async def test_a_restart_replaces_the_container_and_a_shutdown_removes_it(world: World) -> None:
+    h = await harness(world)
+    kid = h.ids["kernel_a"]
+    first = h.engine.running_container(kid)["Id"]
+    assert (await h.owner.json("POST", f"api/kernels/{kid}/restart"))[0] == 200
+    second = h.engine.running_container(kid)["Id"]
+    assert second != first and [c["Id"] for c in h.engine.kernel_containers(kid)] == [second]
+    # A kernel of its own, shut down through the API: its container goes with it.
+    code, k = await h.cand_a.json(
+        "POST", "api/kernels", {"name": SPEC, "path": f"interviews/{h.ids['room_a']}"}
+    )
+    assert code == 201, k
+    assert len(h.engine.kernel_containers(k["id"])) == 1
+    assert (await h.cand_a.json("DELETE", f"api/kernels/{k['id']}"))[0] == 204
+    assert h.engine.kernel_containers(k["id"]) == []
+    await h.contained()
+
+
+@containers_only
+async def test_no_kernel_container_is_left_behind(world: World) -> None:
+    """Last: every container of the docker world belongs to a kernel the server still has."""
+    h = await harness(world)
+    code, kernels = await h.owner.json("GET", "api/kernels")
+    assert code == 200
+    live = {k["id"] for k in kernels}
+    labelled = h.engine.kernel_containers()
+    assert {c["Labels"][LABEL] for c in labelled} == live, states(labelled)
+    assert all(c["State"] == "running" for c in labelled), states(labelled)
     await h.contained()

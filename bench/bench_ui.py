@@ -5,7 +5,10 @@ Per round (median of 5 by default), each page in a fresh browser profile (cold c
               link with the token: link -> first notebook cell rendered             (the baseline)
   first frame the candidate opens the invite link while the interviewer is in the call: link ->
               the first remote video frame presented (requestVideoFrameCallback), the device check
-              passed as soon as it shows; also panel mounted -> first frame
+              passed as soon as it is laid out, by a quick person: a mouse click on the box and one
+              on Join as real input events (tests/e2e/lib.mjs passDeviceCheck `direct`; Playwright's
+              check()/click() would first wait on round trips into a page busy loading the lab);
+              also panel mounted -> first frame
   load        the candidate's link -> first notebook cell rendered, and the bytes and requests until
               then, against the plain page's
   restore     after a 5 s cut of the candidate's network (every proxied HTTP, websocket and TURN

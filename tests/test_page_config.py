@@ -142,7 +142,13 @@ async def test_participant_page_runs_the_lobby_first_and_the_owner_page_has_none
     r = await owner.request("GET", nb, headers={"Accept": "text/html"})
     assert r.code == 200
     assert lobby_src(r.body) is None
-    assert "interviewTitle" not in page_config(r.body) and "interviewIce" not in page_config(r.body)
+    owners = page_config(r.body)
+    assert "interviewTitle" not in owners and "interviewIce" not in owners
+    # A room page is interview mode for the owner too: no news or update pop-ups (the lab's own
+    # page elsewhere keeps the owner's settings).
+    assert owners["news"] == {"disabled": True} and owners["checkForUpdates"] is False
+    elsewhere = page_config((await owner.request("GET", "lab", headers={"Accept": "text/html"})).body)
+    assert elsewhere.get("news") != {"disabled": True}
 
 
 async def test_lobby_page_needs_a_session_like_the_lab_page(make_room: Any, make_client: Any) -> None:

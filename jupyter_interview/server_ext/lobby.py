@@ -65,7 +65,12 @@ class LobbyPageHandler(LabHandler):
 
     # The lab's is an lru_cache wrapper (per handler, that is per request): a plain method here.
     def get_page_config(self) -> dict[str, Any]:  # type: ignore[override]
-        config: dict[str, Any] = super().get_page_config()
+        # A room page is interview mode for anyone, the owner too: no news or update pop-ups.
+        config: dict[str, Any] = {
+            **super().get_page_config(),
+            "news": {"disabled": True},
+            "checkForUpdates": False,
+        }
         participant = self.participant
         if participant is None or participant.participant_id is None:
             return config

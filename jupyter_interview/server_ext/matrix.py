@@ -83,7 +83,15 @@ RULES: tuple[Rule, ...] = (
     _rule("session replay", "GET", IV + r"/replay", API_ROOM, P, None),
     _rule("API description", "GET", r"interview/api/openapi\.json", GLOBAL, P, P),
     # ---- JupyterLab: page, assets, read-only settings, own workspace ----
-    _rule("lab page", "GET", r"lab(/tree/.*|/workspaces/.*)?/?", GLOBAL, P, P),
+    _rule(
+        "lab page",
+        "GET",
+        r"lab(/tree/.*|/workspaces/.*)?/?",
+        GLOBAL,
+        P,
+        P,
+        "a room path's page: the lobby first, the caller's own ICE servers",
+    ),
     _rule("lab assets", "GET", r"(static|lab/extensions)/.+", GLOBAL, P, P, "static files"),
     _rule("settings (read)", "GET", r"lab/api/settings(/.*)?", GLOBAL, P, P, "writes refused"),
     _rule(

@@ -1,35 +1,45 @@
 /**
- * The lobby bundle's entry: the first script of a participant's lab page (the server puts it before
- * JupyterLab's own). It shows the device check at once, while the lab is still loading, and leaves
- * it for the lab's session plugin, which takes over its camera, microphone and Join.
+ * The early bundle's entry: the first script of a participant's lab page (the server puts it before
+ * JupyterLab's own). It shows the lobby (the device check) at once and runs the room's session from
+ * here: a Join pressed while the lab is still loading opens the room socket and the call at once.
+ * The lab's plugins take the lobby, the room and the session over (`findEarlyRoom`) and show them.
  */
 
 import '../style/screens.css';
 
-import { LobbyModel } from './state/lobby';
-import { LobbyView, publishLobby } from './widgets/lobby';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
 
-function pageConfig(): Record<string, unknown> {
-  try {
-    return JSON.parse(document.getElementById('jupyter-config-data')?.textContent ?? '{}');
-  } catch {
-    return {};
-  }
-}
+import { parseIceServers } from './media/ice';
+import { roomAPI } from './state/api';
+import { LobbyModel } from './state/lobby';
+import { accessOfLevel } from './state/phase';
+import { RoomModel } from './state/room';
+import { InterviewSession } from './state/session';
+import { LobbyView, driveLobby, publishEarlyRoom } from './widgets/lobby';
 
 function start(): void {
-  const config = pageConfig();
-  const role = typeof config.interviewRole === 'string' ? config.interviewRole : null;
-  const title = typeof config.interviewTitle === 'string' ? config.interviewTitle : null;
-  if (!config.interviewRoom || (role !== 'candidate' && role !== 'interviewer')) {
+  const roomId = PageConfig.getOption('interviewRoom');
+  const role = PageConfig.getOption('interviewRole');
+  if (!roomId || (role !== 'candidate' && role !== 'interviewer')) {
     return;
   }
-  if (role === 'candidate' && config.interviewState === 'ended') {
+  if (role === 'candidate' && PageConfig.getOption('interviewState') === 'ended') {
     return; // nothing to join: the lab shows the end screen
   }
-  const view = new LobbyView(new LobbyModel({ role, title }));
-  publishLobby(view);
-  view.show();
+  const view = new LobbyView(new LobbyModel({ role, title: PageConfig.getOption('interviewTitle') || null }));
+  const room = new RoomModel(roomId, { api: roomAPI });
+  room.setMe({ role });
+  const session = new InterviewSession({
+    room,
+    roomId,
+    server: ServerConnection.makeSettings(),
+    access: accessOfLevel(PageConfig.getOption('interviewAccess')),
+    media: view.model.media,
+    ice: parseIceServers(PageConfig.getOption('interviewIce'))
+  });
+  const handOff = driveLobby(view, session);
+  publishEarlyRoom({ view, room, session, handOff });
 }
 
 if (document.body !== null) {

@@ -46,6 +46,16 @@ export interface IInterviewSession {
   readonly session: InterviewSession | null;
   /** The room's notebook, a server path (`interviews/<room>/interview.ipynb`). */
   readonly notebookPath: string | null;
+  /** Tells the lobby what the lab shows now, so that it steps aside. */
+  readonly lobby: ILobbyHandOff;
+}
+
+/** The lobby covers the page until the lab shows its own screens, and the call until the panel does. */
+export interface ILobbyHandOff {
+  /** The lab's full-page screens (waiting room, end...) are on the page. */
+  screensShown(): void;
+  /** The interview panel shows the call. */
+  panelShown(): void;
 }
 
 export const IInterviewSession = new Token<IInterviewSession>(

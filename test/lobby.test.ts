@@ -68,6 +68,20 @@ describe('LobbyModel', () => {
     expect(changes).toBe(1);
   });
 
+  it('tells the view of the call only when who or what it shows changes', () => {
+    const { model } = lobby('candidate');
+    let changes = 0;
+    model.changed.connect(() => (changes += 1));
+    const stream = {} as MediaStream;
+    model.setPeers([{ id: 'a', name: 'Ada', stream }]);
+    model.setPeers([{ id: 'a', name: 'Ada', stream }]);
+    expect(changes).toBe(1);
+    model.setPeers([{ id: 'a', name: 'Ada Lovelace', stream }]);
+    model.setPeers([]);
+    expect(changes).toBe(3);
+    expect(model.peers).toEqual([]);
+  });
+
   it('starts the camera and microphone once', async () => {
     const { model, starts } = lobby('candidate');
     await Promise.all([model.startMedia(), model.startMedia()]);

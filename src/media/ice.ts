@@ -55,3 +55,20 @@ export function refreshAt(ice: IIceServers, now: number): number | null {
   const first = Math.min(...expiries);
   return Math.max(now, first - 60, now + (first - now) / 2);
 }
+
+/** The ICE servers a page was given (page config `interviewIce`, JSON), or null when absent or malformed. */
+export function parseIceServers(raw: unknown): IIceServers | null {
+  let value = raw;
+  if (typeof raw === 'string') {
+    if (raw === '') {
+      return null;
+    }
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return null;
+    }
+  }
+  const ice = value as Partial<IIceServers> | null;
+  return ice !== null && typeof ice === 'object' && Array.isArray(ice.ice_servers) ? (ice as IIceServers) : null;
+}

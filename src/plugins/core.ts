@@ -8,6 +8,7 @@ import { findRoomId } from '../room';
 import { roomAPI } from '../state/api';
 import { RoomModel } from '../state/room';
 import { IRoomModel, Role } from '../tokens';
+import { findEarlyRoom } from '../widgets/lobby';
 
 /** The class on document.body while the page is an interview room. */
 export const INTERVIEW_MODE_CLASS = 'jp-Interview-mode';
@@ -39,7 +40,8 @@ export const corePlugin: JupyterFrontEndPlugin<IRoomModel> = {
   provides: IRoomModel,
   activate: (_app: JupyterFrontEnd): IRoomModel => {
     const roomId = findRoomId();
-    const model = new RoomModel(roomId, { api: roomAPI });
+    // The page's early script may run the room already (the lobby, a Join pressed before the lab).
+    const model = findEarlyRoom(roomId)?.room ?? new RoomModel(roomId, { api: roomAPI });
     if (roomId !== null) {
       document.body.classList.add(INTERVIEW_MODE_CLASS);
       // The server names an invite identity's role in the page config: known before any request.

@@ -240,6 +240,7 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     // Full-page screens and the banner live on the body, above the lab.
     Widget.attach(new InterviewScreens(session, trans), document.body);
     Widget.attach(new ReconnectingBanner(session, trans), document.body);
+    handle.lobby.screensShown();
 
     const languagesChanged = new Signal<unknown, void>(session);
     app.serviceManager.kernelspecs.specsChanged.connect(() => languagesChanged.emit());
@@ -367,6 +368,7 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
         if (session.screen === 'room') {
           session.screenChanged.disconnect(enter);
           placer.enable();
+          handle.lobby.panelShown();
         }
       };
       session.screenChanged.connect(enter);

@@ -10,6 +10,13 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { LocalMedia } from '../media/local';
 
+/** Someone already in the call, as the lobby shows them while the lab finishes loading. */
+export interface ILobbyPeer {
+  readonly id: string;
+  readonly name: string;
+  readonly stream: MediaStream;
+}
+
 export interface ILobbyOptions {
   /** The participant's role as the server named it in the page config, if known yet. */
   role: string | null;
@@ -54,6 +61,11 @@ export class LobbyModel {
     return this._joined;
   }
 
+  /** Who the call already shows, once joined (until the interview panel takes the call over). */
+  get peers(): ReadonlyArray<ILobbyPeer> {
+    return this._peers;
+  }
+
   /** Emitted when anything the view shows changes (not the media: see `media.changed`). */
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -74,6 +86,16 @@ export class LobbyModel {
   setTitle(title: string | null): void {
     if (title !== this._title) {
       this._title = title;
+      this._changed.emit();
+    }
+  }
+
+  setPeers(peers: ReadonlyArray<ILobbyPeer>): void {
+    const same =
+      peers.length === this._peers.length &&
+      peers.every((p, i) => p.id === this._peers[i].id && p.name === this._peers[i].name && p.stream === this._peers[i].stream);
+    if (!same) {
+      this._peers = [...peers];
       this._changed.emit();
     }
   }
@@ -107,6 +129,7 @@ export class LobbyModel {
   private _role: string | null;
   private _title: string | null;
   private _acknowledged = false;
+  private _peers: ILobbyPeer[] = [];
   private _joined = false;
   private _mediaStarted: Promise<void> | null = null;
   private readonly _changed = new Signal<this, void>(this);

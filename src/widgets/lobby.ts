@@ -6,6 +6,9 @@
  */
 
 import { LobbyModel } from '../state/lobby';
+import type { RoomModel } from '../state/room';
+import type { InterviewSession } from '../state/session';
+import type { ILobbyHandOff } from '../tokens';
 import { SVG } from './svg';
 import { ITrans, mediaProblemText, sourceTrans } from './texts';
 
@@ -13,7 +16,7 @@ import { ITrans, mediaProblemText, sourceTrans } from './texts';
 const LOBBY_KEY = Symbol.for('jupyter-interview.lobby');
 
 /** Bumped when what the lab expects of a published lobby changes (an old early script is ignored). */
-const LOBBY_API = 1;
+const LOBBY_API = 2;
 
 /** The microphone meter's refresh period, ms. */
 const METER_EVERY_MS = 100;
@@ -55,7 +58,6 @@ export class LobbyView {
 
   readonly model: LobbyModel;
   readonly node: HTMLElement;
-  readonly api = LOBBY_API;
 
   get isVisible(): boolean {
     return this.node.isConnected;
@@ -75,8 +77,11 @@ export class LobbyView {
     void this.model.startMedia();
   }
 
-  /** Take the lobby off the page (the local media stays: the call sends it). */
+  /** Take the lobby off the page (the local media stays: the call sends it; the panel plays the others). */
   hide(): void {
+    for (const tile of this._tiles.values()) {
+      tile.video.srcObject = null;
+    }
     this.node.remove();
     window.clearInterval(this._meter);
     this._meter = 0;
@@ -106,7 +111,8 @@ export class LobbyView {
     const state = media.state;
     const trans = this._trans;
     const r = this._refs;
-    r.title.textContent = trans.__('Before you join: %1', model.title ?? trans.__('Interview'));
+    const title = model.title ?? trans.__('Interview');
+    r.title.textContent = model.joined ? title : trans.__('Before you join: %1', title);
 
     if (r.preview.srcObject !== media.stream) {
       r.preview.srcObject = media.stream;
@@ -147,6 +153,55 @@ export class LobbyView {
     r.join.textContent = model.joined ? trans.__('Joining…') : trans.__('Join the interview');
     r.join.title = model.joined || model.canJoin ? '' : trans.__('Tick the box above first');
     r.joining.hidden = !model.joined;
+    // Once joined, what was to decide is decided: the call shows while the lab finishes loading.
+    r.recording.hidden = model.joined;
+    r.ackRow.hidden = model.joined;
+    r.join.hidden = model.joined;
+    this._updateCall();
+  }
+
+  /** The others' videos, once joined and until the interview panel takes the call over. */
+  private _updateCall(): void {
+    const peers = this.model.joined ? this.model.peers : [];
+    const call = this._refs.call;
+    const keep = new Set(peers.map(p => p.id));
+    for (const [id, tile] of this._tiles) {
+      if (!keep.has(id)) {
+        tile.node.remove();
+        this._tiles.delete(id);
+      }
+    }
+    for (const peer of peers) {
+      let tile = this._tiles.get(peer.id);
+      if (tile === undefined) {
+        const video = el('video', {
+          class: 'jp-Interview-video',
+          'data-testid': 'ji-video-remote',
+          'data-participant': peer.id,
+          autoplay: true,
+          playsinline: true
+        });
+        const caption = el('span', { class: 'jp-Interview-tileName' });
+        const node = el(
+          'div',
+          { class: 'jp-Interview-tile', 'data-participant': peer.id },
+          video,
+          el('div', { class: 'jp-Interview-tileCaption' }, caption)
+        );
+        tile = { node, video, caption };
+        this._tiles.set(peer.id, tile);
+        call.appendChild(node);
+      }
+      tile.caption.textContent = peer.name;
+      tile.video.setAttribute('aria-label', peer.name);
+      if (tile.video.srcObject !== peer.stream) {
+        tile.video.srcObject = peer.stream;
+        tile.video.play().catch(() => {
+          // With sound, autoplay may wait for a gesture: Join was one.
+        });
+      }
+    }
+    call.hidden = peers.length === 0;
   }
 
   private _build(): HTMLElement {
@@ -188,6 +243,13 @@ export class LobbyView {
     });
     const joining = el('p', { class: 'jp-Interview-hint', role: 'status', 'data-testid': 'ji-lobby-joining' });
     const avatar = el('div', { class: 'jp-Interview-avatar' });
+    const call = el('div', { class: 'jp-Interview-grid jp-Interview-lobbyCall', 'data-testid': 'ji-lobby-call' });
+    const recording = el('section', {
+      class: 'jp-Interview-recording',
+      'data-testid': 'ji-recording-notice',
+      'aria-labelledby': 'jp-Interview-recording-title'
+    });
+    const ackRow = el('label', { class: 'jp-Interview-check jp-Interview-ack' });
     const title = el('h2', { id: 'jp-Interview-screen-title' });
     const cameraLabel = el('span');
     const micLabel = el('span');
@@ -207,6 +269,7 @@ export class LobbyView {
       'div',
       { class: 'jp-Interview-card jp-Interview-deviceCheck', 'data-testid': 'ji-device-check' },
       title,
+      call,
       el(
         'div',
         { class: 'jp-Interview-deviceRow' },
@@ -221,23 +284,18 @@ export class LobbyView {
         )
       ),
       problem,
-      el(
-        'section',
-        {
-          class: 'jp-Interview-recording',
-          'data-testid': 'ji-recording-notice',
-          'aria-labelledby': 'jp-Interview-recording-title'
-        },
-        recordingTitle,
-        el('ul', {}, ...recordingItems),
-        recordingReview
-      ),
-      el('label', { class: 'jp-Interview-check jp-Interview-ack' }, ack, ackLabel),
+      recording,
+      ackRow,
       join,
       joining
     );
+    recording.append(recordingTitle, el('ul', {}, ...recordingItems), recordingReview);
+    ackRow.append(ack, ackLabel);
     this._refs = {
       title,
+      call,
+      recording,
+      ackRow,
       preview,
       avatar,
       camera,
@@ -289,7 +347,7 @@ export class LobbyView {
     r.recordingItems.forEach((li, i) => (li.textContent = items[i]));
     r.recordingReview.textContent = trans.__('The interviewers can review these records after the interview.');
     r.ackLabel.textContent = trans.__('I understand what this interview records.');
-    r.joining.textContent = trans.__('Joining as soon as the page has loaded…');
+    r.joining.textContent = trans.__('Opening the interview…');
   }
 
   private _options(
@@ -332,6 +390,9 @@ export class LobbyView {
   private _trans: ITrans;
   private _refs!: {
     title: HTMLElement;
+    call: HTMLElement;
+    recording: HTMLElement;
+    ackRow: HTMLElement;
     preview: HTMLVideoElement;
     avatar: HTMLElement;
     camera: HTMLSelectElement;
@@ -351,27 +412,87 @@ export class LobbyView {
     join: HTMLButtonElement;
     joining: HTMLElement;
   };
+  private readonly _tiles = new Map<string, { node: HTMLElement; video: HTMLVideoElement; caption: HTMLElement }>();
   private _meter = 0;
   private _disposed = false;
 }
 
-/** Leave the lobby where the lab's session will look for it. */
-export function publishLobby(view: LobbyView): void {
-  (window as unknown as Record<symbol, unknown>)[LOBBY_KEY] = view;
+/**
+ * What the page's first script leaves for the lab: the lobby, and the room and session it already
+ * runs (a Join pressed in the lobby opens the room socket and the call before the lab has loaded).
+ */
+export interface IEarlyRoom {
+  readonly api: number;
+  readonly view: LobbyView;
+  readonly room: RoomModel;
+  readonly session: InterviewSession;
+  readonly handOff: ILobbyHandOff;
 }
 
-/** The lobby the page's early script published (once: it is the caller's from then on), or null. */
-export function takeLobby(): LobbyView | null {
-  const slot = window as unknown as Record<symbol, unknown>;
-  const found = slot[LOBBY_KEY] as Partial<LobbyView> | undefined;
-  delete slot[LOBBY_KEY];
+/** Leave the room where the lab's plugins will look for it. */
+export function publishEarlyRoom(early: Omit<IEarlyRoom, 'api'>): void {
+  (window as unknown as Record<symbol, unknown>)[LOBBY_KEY] = { ...early, api: LOBBY_API };
+}
+
+/** The room the page's early script published for `roomId`, or null (none, another room, another build). */
+export function findEarlyRoom(roomId: string | null): IEarlyRoom | null {
+  const found = (window as unknown as Record<symbol, unknown>)[LOBBY_KEY] as Partial<IEarlyRoom> | undefined;
   if (found === undefined || found === null) {
     return null;
   }
-  if (found.api !== LOBBY_API) {
-    // From another build (a cached page): take it off the page and make our own.
-    found.hide?.();
+  if (found.api !== LOBBY_API || found.room?.roomId !== roomId) {
+    // From another build (a cached page) or not this page's room: take it off the page.
+    found.view?.hide?.();
     return null;
   }
-  return found as LobbyView;
+  return found as IEarlyRoom;
+}
+
+/**
+ * Keep the lobby in step with the session: shown on the device check, its Join the session's. Joined,
+ * it stays until the lab shows its own screens (waiting room, end...) and, in the room, shows the
+ * call (the others' videos) until the interview panel does.
+ */
+export function driveLobby(lobby: LobbyView, session: InterviewSession): ILobbyHandOff {
+  const model = lobby.model;
+  let screens = false;
+  let panel = false;
+  model.joinRequested.connect(() => session.join());
+  const sync = (): void => {
+    model.setRole(session.room.myRole ?? model.role);
+    model.setTitle(session.record?.title ?? model.title);
+    model.setPeers(
+      [...session.streams].map(([id, stream]) => ({
+        id,
+        stream,
+        name: session.room.participants.get(id)?.name ?? ''
+      }))
+    );
+    const screen = session.screen;
+    if (screen === 'device-check') {
+      session.prepare();
+      lobby.show();
+    } else if (panel || (screens && screen !== 'joining' && screen !== 'room')) {
+      lobby.hide();
+    }
+  };
+  session.screenChanged.connect(sync);
+  session.recordChanged.connect(sync);
+  session.streamsChanged.connect(sync);
+  session.room.changed.connect(sync);
+  session.room.participantsChanged.connect(sync);
+  if (model.joined) {
+    session.join(); // pressed before the session existed
+  }
+  sync();
+  return {
+    screensShown: () => {
+      screens = true;
+      sync();
+    },
+    panelShown: () => {
+      panel = true;
+      sync();
+    }
+  };
 }

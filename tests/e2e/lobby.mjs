@@ -70,7 +70,10 @@ const lobbyState = page =>
   page.evaluate(() => {
     const card = document.querySelector('[data-testid="ji-device-check"]');
     const join = document.querySelector('[data-testid="ji-join"]');
+    const early = window[Symbol.for('jupyter-interview.lobby')];
     return {
+      screen: early?.session?.screen ?? null,
+      connection: early?.room?.connection?.state ?? null,
       shown: card !== null && card.getBoundingClientRect().width > 0,
       labShell: document.querySelector('.jp-LabShell') !== null,
       themed: document.body.hasAttribute('data-jp-theme-name'),
@@ -155,7 +158,15 @@ try {
   });
   release();
   await check('the lab takes over the join: the room, both videos, the lobby gone, no second click', async () => {
-    await C.locator(tid('ji-panel')).first().waitFor({ state: 'visible', timeout: 60000 });
+    // The call may show in the lobby first (the lab still opening the notebook): a picture of it.
+    const lobbyCall = C.locator(`${tid('ji-lobby-call')} ${tid('ji-video-remote')}`).first();
+    const panel = C.locator(tid('ji-panel')).first();
+    await lobbyCall.or(panel).first().waitFor({ state: 'visible', timeout: 60000 });
+    const callInLobby = await lobbyCall.isVisible();
+    if (callInLobby) {
+      await screenshot(candidate, '0-lobby-call');
+    }
+    await panel.waitFor({ state: 'visible', timeout: 60000 });
     await until('the first remote video frame', async () => (await marks(C)).firstRemoteFrame, 30000, 50);
     await videoFlowing(C, 15000);
     await videoFlowing(interviewer.page, 15000);
@@ -166,7 +177,7 @@ try {
     const m = await marks(C);
     // The media the lobby started is the call's: the interviewer receives the candidate's video.
     const stats = await mediaStats(interviewer.page);
-    return { joinBeforeLabMs: m.labShell - m.joinHandled, stats };
+    return { joinBeforeLabMs: m.labShell - m.joinHandled, callInLobby, frameBeforePanelMs: m.panel - m.firstRemoteFrame, stats };
   });
 } catch (e) {
   result.error = String(e?.stack ?? e).slice(0, 3000);

@@ -213,6 +213,18 @@ def test_candidate_reloading_after_end_gets_no_kernel_and_no_dialog(interview: d
     observed(interview, "a candidate reloading after End gets no kernel and no dialog")
 
 
+def test_interviewer_has_a_history_button_in_the_panel_and_the_candidate_none(
+    interview: dict[str, Any],
+) -> None:
+    got = observed(interview, "the interviewer has a History button in the panel, the candidate none")
+    assert got["candidateButtons"] == 0 and got["ariaLabel"], got
+
+
+def test_interviewer_opens_history_from_the_panel_with_the_keyboard(interview: dict[str, Any]) -> None:
+    got = observed(interview, "the interviewer opens History from the panel with the keyboard")
+    assert 1 <= got["rows"] <= got["serverSnapshots"], got
+
+
 def test_screenshots_of_both_views_are_saved(interview: dict[str, Any]) -> None:
     shots = [Path(p) for p in interview["screenshots"]]
     names = {p.name for p in shots}

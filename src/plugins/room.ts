@@ -25,6 +25,7 @@ import { TRANSLATION_DOMAIN } from '../widgets/common';
 import { PanelLayout, panelLayout } from '../widgets/logic';
 import { InterviewPanel } from '../widgets/panel';
 import { InterviewScreens, ReconnectingBanner } from '../widgets/screens';
+import { CommandIDs as HistoryCommands } from './history';
 
 /** The panel's share of the width beside the notebook. */
 const PANEL_SHARE = 0.36;
@@ -298,6 +299,12 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new InterviewPanel({
       session,
       trans,
+      history: {
+        available: () =>
+          app.commands.hasCommand(HistoryCommands.openHistory) &&
+          app.commands.isVisible(HistoryCommands.openHistory),
+        open: () => void app.commands.execute(HistoryCommands.openHistory)
+      },
       languages: () => languageOptions(app),
       languagesChanged,
       renderMarkdown:

@@ -333,6 +333,25 @@ try {
     }
     return { interviewerTabs };
   });
+  await check('the interviewer has a History button in the panel, the candidate none', async () => {
+    const mine = I.locator(`${tid('ji-panel')} ${tid('ji-panel-history')}`);
+    if ((await mine.count()) !== 1 || !(await mine.first().isVisible())) {
+      throw new Error(`the interviewer's panel has ${await mine.count()} visible History buttons`);
+    }
+    const label = (await mine.first().getAttribute('aria-label')) ?? '';
+    const text = ((await mine.first().textContent()) ?? '').trim();
+    // The accessible name includes the words shown (WCAG "label in name").
+    if (!label || !label.toLowerCase().includes(text.toLowerCase())) {
+      throw new Error(`aria-label ${JSON.stringify(label)} for the visible text ${JSON.stringify(text)}`);
+    }
+    const candidateButtons = await C.locator(
+      `${tid('ji-panel-history')}, ${tid('ji-open-history')}, ${tid('ji-open-replay')}`
+    ).count();
+    if (candidateButtons !== 0) {
+      throw new Error(`the candidate's page has ${candidateButtons} history buttons`);
+    }
+    return { ariaLabel: label, text, candidateButtons };
+  });
   await check('notes API answers 403 to the candidate and 200 to the interviewer', async () => {
     const get = (page, room) =>
       page.evaluate(async url => (await fetch(url, { credentials: 'same-origin' })).status, `${config.baseUrl}interview/api/rooms/${room}/notes`);
@@ -610,6 +629,38 @@ try {
   });
   await screenshot(interviewer, '4-ended');
   await screenshot(candidate, '4-ended');
+
+  await check('the interviewer opens History from the panel with the keyboard', async () => {
+    // Tab from the panel's first control until the History button has the focus.
+    await I.locator(tid('ji-panel')).first().evaluate(panel => {
+      panel.querySelector('button:not([disabled]), input, select, textarea, [tabindex="0"]')?.focus();
+    });
+    const focused = () => I.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
+    let tabs = 0;
+    while ((await focused()) !== 'ji-panel-history') {
+      if (++tabs > 40) {
+        throw new Error(`40 presses of Tab never reached the History button (at ${await focused()})`);
+      }
+      await I.keyboard.press('Tab');
+    }
+    await I.keyboard.press('Enter');
+    await visible(I, tid('ji-history'), 10000);
+    await visible(I, tid('ji-snapshot-row'), 15000);
+    const rows = await I.locator(tid('ji-snapshot-row')).count();
+    const server = await I.evaluate(
+      async url => (await (await fetch(url, { credentials: 'same-origin' })).json()).snapshots.length,
+      `${config.baseUrl}interview/api/rooms/${config.room}/snapshots`
+    );
+    if (rows === 0 || rows > server) {
+      throw new Error(`${rows} rows shown, the server holds ${server} snapshots`);
+    }
+    // The history opens beside the panel, not over it: the call stays in view.
+    if (!(await I.locator(tid('ji-panel')).first().isVisible())) {
+      throw new Error('the interview panel went out of view when History opened');
+    }
+    await screenshot(interviewer, '5-history');
+    return { tabs, rows, serverSnapshots: server };
+  });
 
   await check('a candidate reloading after End gets no kernel and no dialog', async () => {
     const k = candidate.kernel;

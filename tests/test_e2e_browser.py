@@ -202,6 +202,29 @@ def test_end_shows_the_end_screen_and_makes_the_notebook_read_only(interview: di
     observed(interview, "candidate notebook is read-only after End")
 
 
+def test_candidate_page_makes_no_kernel_connection_after_end(interview: dict[str, Any]) -> None:
+    # The candidate had a kernel socket while live; after End the page closes it and, through a
+    # network blip that used to start JupyterLab's reconnect loop, tries no new one and shows no dialog.
+    got = observed(interview, "the candidate page lets go of the kernel after End")
+    assert got["attemptsWhileLive"] >= 1 and got["attemptsAfterEnd"] == 0, got
+
+
+def test_candidate_reloading_after_end_gets_no_kernel_and_no_dialog(interview: dict[str, Any]) -> None:
+    observed(interview, "a candidate reloading after End gets no kernel and no dialog")
+
+
+def test_interviewer_has_a_history_button_in_the_panel_and_the_candidate_none(
+    interview: dict[str, Any],
+) -> None:
+    got = observed(interview, "the interviewer has a History button in the panel, the candidate none")
+    assert got["candidateButtons"] == 0 and got["ariaLabel"], got
+
+
+def test_interviewer_opens_history_from_the_panel_with_the_keyboard(interview: dict[str, Any]) -> None:
+    got = observed(interview, "the interviewer opens History from the panel with the keyboard")
+    assert 1 <= got["rows"] <= got["serverSnapshots"], got
+
+
 def test_screenshots_of_both_views_are_saved(interview: dict[str, Any]) -> None:
     shots = [Path(p) for p in interview["screenshots"]]
     names = {p.name for p in shots}

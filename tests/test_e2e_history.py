@@ -194,6 +194,8 @@ def test_replay_plays_at_16x(run: dict[str, Any]) -> None:
 def test_candidates_get_no_history_buttons_and_403(run: dict[str, Any]) -> None:
     got = observed(run, "a candidate has no history buttons and gets 403")
     assert got["snapshots"] == 403 and got["replay"] == 403
+    # None in the interview panel either, where the interviewer has one.
+    assert got["candidateButtons"] == 0 and got["interviewerPanelButtons"] == 1, got
 
 
 def test_screenshots_of_history_and_replay_are_saved(run: dict[str, Any]) -> None:

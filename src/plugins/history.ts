@@ -1,7 +1,8 @@
 /**
  * The history plugin (interviewers and the owner; never candidates, whom the server refuses
  * anyway): commands that open the room's version history and its session replay in the main
- * area, in the command palette and as buttons on the room notebook's toolbar.
+ * area beside the room's notebook, in the command palette and as buttons on the room notebook's
+ * toolbar (the interview panel's History button runs the same command).
  */
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -57,13 +58,20 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
       return room.roomId;
     };
     const open = new Map<string, Widget>();
-    const show = (key: string, make: () => Widget): void => {
+    const show = (roomId: string, key: string, make: () => Widget): void => {
       let widget = open.get(key);
       if (widget === undefined || widget.isDisposed) {
         widget = make();
         open.set(key, widget);
         widget.disposed.connect(() => open.delete(key));
-        app.shell.add(widget, 'main');
+        // A tab beside the room's notebook when it is open. Added after the current widget
+        // instead, it would cover the interview panel (the call) when opened from the panel.
+        const notebook = tracker?.find(nb => nb.context.path.startsWith(`interviews/${roomId}/`));
+        app.shell.add(
+          widget,
+          'main',
+          notebook === undefined ? undefined : { mode: 'tab-after', ref: notebook.id }
+        );
       }
       app.shell.activateById(widget.id);
     };
@@ -81,6 +89,7 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
         }
         const openReplay = (): void => void app.commands.execute(CommandIDs.openReplay, { roomId });
         show(
+          roomId,
           `history:${roomId}`,
           () => new HistoryWidget(new HistoryModel({ api: historyAPI, roomId }), trans, openReplay)
         );
@@ -97,7 +106,11 @@ export const historyPlugin: JupyterFrontEndPlugin<void> = {
         if (roomId === null || !allowed()) {
           return;
         }
-        show(`replay:${roomId}`, () => new ReplayWidget(new ReplayModel({ api: historyAPI, roomId }), trans));
+        show(
+          roomId,
+          `replay:${roomId}`,
+          () => new ReplayWidget(new ReplayModel({ api: historyAPI, roomId }), trans)
+        );
       }
     });
     const category = trans.__('Interview');

@@ -2,7 +2,8 @@
  * The room plugin: on an interview page, the interview panel beside the room's notebook (a tab
  * of its own below 900 px), the full-page screens (device check, waiting room, end screen), the
  * reconnecting banner; it opens the notebook once the server lets the user read it, makes it
- * read-only when they may no longer write, and keeps a candidate's file browser in the room.
+ * read-only when they may no longer write (a candidate's page then also drops its kernel
+ * connection), and keeps a candidate's file browser in the room.
  */
 
 import { EditorView } from '@codemirror/view';
@@ -24,6 +25,7 @@ import { TRANSLATION_DOMAIN } from '../widgets/common';
 import { PanelLayout, panelLayout } from '../widgets/logic';
 import { InterviewPanel } from '../widgets/panel';
 import { InterviewScreens, ReconnectingBanner } from '../widgets/screens';
+import { CommandIDs as HistoryCommands } from './history';
 
 /** The panel's share of the width beside the notebook. */
 const PANEL_SHARE = 0.36;
@@ -146,14 +148,66 @@ class PanelPlacer {
 }
 
 /**
- * Makes a notebook's cells read-only (and keeps new ones so) while `readOnly` holds; `appliers`
- * collects the function that re-applies it, for when access changes.
+ * Keeps a notebook on this page without a kernel connection while `release` holds: its session
+ * context neither reuses the path's session nor starts one, and a session connection it holds is
+ * disposed on the client only (no request: the kernel stays the interviewers' to use or stop, and
+ * a candidate may not shut it down anyway). Returns the function that applies it again.
+ *
+ * Why: after End the server refuses a candidate's kernel socket. JupyterLab kept the old socket,
+ * and when it dropped (a network blip) retried it up to seven times, flickered the kernel status
+ * and finally said "Kernel died unexpectedly" in a dialog; a reload tried to start a session and
+ * said "Error Starting Kernel".
  */
-function enforceReadOnly(
+function releaseKernel(
   panel: NotebookPanel,
-  readOnly: () => boolean,
-  appliers: Map<NotebookPanel, () => void>
-): void {
+  release: () => boolean,
+  onRunRefused: () => void
+): () => void {
+  const context = panel.sessionContext;
+  // Running a cell without a kernel (Shift+Enter, the Run menu) makes JupyterLab start one and,
+  // when that is off, ask for one in a modal "Select Kernel" dialog. Released, the context says it
+  // started nothing and wants no choice made; the user is told why instead.
+  const startKernel = context.startKernel.bind(context);
+  context.startKernel = async (): Promise<boolean> => {
+    if (!release()) {
+      return startKernel();
+    }
+    onRunRefused();
+    return false;
+  };
+  const apply = (): void => {
+    if (context.isDisposed || !release()) {
+      return;
+    }
+    const preference = context.kernelPreference;
+    if (
+      preference.canStart !== false ||
+      preference.shouldStart !== false ||
+      preference.shouldReuse !== false
+    ) {
+      context.kernelPreference = {
+        ...preference,
+        canStart: false,
+        shouldStart: false,
+        shouldReuse: false,
+        autoStartDefault: false
+      };
+    }
+    // Disposing the connection closes its socket for good (no reconnect) and leaves the context
+    // without a session ("No Kernel"); the preference keeps it so.
+    context.session?.dispose();
+  };
+  // A session the context connects to later (it was initialising at End) goes the same way.
+  context.sessionChanged.connect(apply);
+  apply();
+  return apply;
+}
+
+/**
+ * Makes a notebook's cells read-only (and keeps new ones so) while `readOnly` holds. Returns the
+ * function that applies it again, for when access changes.
+ */
+function enforceReadOnly(panel: NotebookPanel, readOnly: () => boolean): () => void {
   const frozen = new WeakSet<CodeMirrorEditor>();
   const apply = (): void => {
     const on = readOnly();
@@ -183,8 +237,7 @@ function enforceReadOnly(
     // Cells off screen get their editors when scrolled into view.
     panel.content.cellInViewportChanged.connect(cellsChanged);
   });
-  appliers.set(panel, apply);
-  panel.disposed.connect(() => appliers.delete(panel));
+  return apply;
 }
 
 /** A path of the file browser (which may carry a drive prefix such as `RTC:`) without it. */
@@ -247,6 +300,12 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new InterviewPanel({
       session,
       trans,
+      history: {
+        available: () =>
+          app.commands.hasCommand(HistoryCommands.openHistory) &&
+          app.commands.isVisible(HistoryCommands.openHistory),
+        open: () => void app.commands.execute(HistoryCommands.openHistory)
+      },
       languages: () => languageOptions(app),
       languagesChanged,
       renderMarkdown:
@@ -314,10 +373,48 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     // Only once the server said so (`me`): freezing editors cannot be undone, and a restored
     // notebook may show before `me` answers.
     const readOnly = (): boolean => isCandidate() && session.access === 'read';
+    // A candidate keeps no kernel connection after End: the server refuses it. The end screen
+    // comes from the room socket, before `me` answers; End is final, so either says it.
+    const noKernel = (): boolean =>
+      (isCandidate() || isCandidateOnPage()) &&
+      (session.screen === 'ended' || session.access === 'read');
+    // One notice while it shows: "Run all" asks once per cell.
+    let runRefusedAt = -Infinity;
+    const tellRunRefused = (): void => {
+      if (Date.now() - runRefusedAt < 5000) {
+        return;
+      }
+      runRefusedAt = Date.now();
+      Notification.info(
+        trans.__('The interview has ended: the notebook can no longer be run.'),
+        { autoClose: 5000 }
+      );
+    };
     const appliers = new Map<NotebookPanel, () => void>();
+    const guard = (nb: NotebookPanel): void => {
+      // Once per panel: a restored notebook is both added to the tracker and found after restore.
+      if (nb.context.path !== notebookPath() || appliers.has(nb)) {
+        return;
+      }
+      const freeze = enforceReadOnly(nb, readOnly);
+      // Before the context initialises its session (that waits for the file's contents).
+      const release = releaseKernel(nb, noKernel, tellRunRefused);
+      appliers.set(nb, () => {
+        freeze();
+        release();
+      });
+      nb.disposed.connect(() => appliers.delete(nb));
+    };
+    // As soon as the widget exists, before the shell shows it: the status bar reads the kernel
+    // status then (and would keep "Initializing"); the tracker announces the widget later.
+    app.docRegistry.getWidgetFactory('Notebook')?.widgetCreated.connect((_, widget) => {
+      if (widget instanceof NotebookPanel) {
+        guard(widget);
+      }
+    });
     tracker?.widgetAdded.connect((_, nb) => {
       if (nb.context.path === notebookPath()) {
-        enforceReadOnly(nb, readOnly, appliers);
+        guard(nb);
         placer.place();
       }
     });
@@ -359,9 +456,14 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
     };
     session.accessChanged.connect(onAccess);
     session.recordChanged.connect(onAccess);
+    session.screenChanged.connect(() => {
+      for (const apply of appliers.values()) {
+        apply();
+      }
+    });
     void app.restored.then(() => {
       for (const nb of tracker?.filter(w => w.context.path === notebookPath()) ?? []) {
-        enforceReadOnly(nb, readOnly, appliers);
+        guard(nb);
       }
       // The panel shows once the user is in the room: not during the device check or waiting.
       const enter = (): void => {

@@ -1,6 +1,7 @@
 /**
- * The interview panel beside the notebook: room state with Start/End, the timer, knocks, video
- * tiles, call controls, participants, and tabs for the chat and (interviewers) the notes.
+ * The interview panel beside the notebook: room state with Start/End (and History for
+ * interviewers), the timer, knocks, video tiles, call controls, participants, and tabs for the
+ * chat and (interviewers) the notes.
  */
 
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -12,14 +13,39 @@ import * as React from 'react';
 import { InterviewSession } from '../state/session';
 import { Controls, ILanguageOption, Knocks, MediaProblem, VideoGrid } from './call';
 import { TransContext, useSignals, useTrans } from './common';
+import { historyIcon } from './history/icons';
 import { interviewIcon } from './icons';
 import { PanelTab, chatIsVisible } from './logic';
 import { MarkdownRenderer, Notes } from './notes';
 import { Chat, Participants } from './people';
 import { TimerView } from './timer';
 
-function RoomHeader(props: { session: InterviewSession }): JSX.Element {
-  const { session } = props;
+/** How the panel opens the room's version history (the history plugin's command). */
+export interface IHistoryOpener {
+  /** Whether the history can be opened here (the plugin is loaded and lets this user in). */
+  available: () => boolean;
+  open: () => void;
+}
+
+function HistoryButton(props: { history: IHistoryOpener }): JSX.Element {
+  const trans = useTrans();
+  return (
+    <button
+      type="button"
+      className="jp-Interview-button jp-Interview-historyButton"
+      data-testid="ji-panel-history"
+      aria-label={trans.__('History of the notebook: snapshots, changes, restore and replay')}
+      title={trans.__('Open the version history and the session replay')}
+      onClick={() => props.history.open()}
+    >
+      <historyIcon.react tag="span" className="jp-Interview-historyButtonIcon" />
+      {trans.__('History')}
+    </button>
+  );
+}
+
+function RoomHeader(props: { session: InterviewSession; history?: IHistoryOpener }): JSX.Element {
+  const { session, history } = props;
   const { room } = session;
   const trans = useTrans();
   useSignals(room.interviewStateChanged, room.changed, session.recordChanged);
@@ -47,9 +73,9 @@ function RoomHeader(props: { session: InterviewSession }): JSX.Element {
       </div>
       <div className="jp-Interview-titleRow">
         <TimerView room={room} />
-        {room.isStaff && state !== 'ended' && (
+        {room.isStaff && (
           <div className="jp-Interview-stateButtons">
-            {state !== 'live' && (
+            {state !== 'ended' && state !== 'live' && (
               <button
                 type="button"
                 className="jp-Interview-button jp-mod-accept"
@@ -60,16 +86,20 @@ function RoomHeader(props: { session: InterviewSession }): JSX.Element {
                 {trans.__('Start')}
               </button>
             )}
-            <button
-              type="button"
-              className="jp-Interview-button jp-mod-reject"
-              data-testid="ji-end"
-              disabled={state === null}
-              title={trans.__('End the interview: the candidate can no longer edit or run code')}
-              onClick={() => session.endInterview()}
-            >
-              {trans.__('End')}
-            </button>
+            {state !== 'ended' && (
+              <button
+                type="button"
+                className="jp-Interview-button jp-mod-reject"
+                data-testid="ji-end"
+                disabled={state === null}
+                title={trans.__('End the interview: the candidate can no longer edit or run code')}
+                onClick={() => session.endInterview()}
+              >
+                {trans.__('End')}
+              </button>
+            )}
+            {/* Staff only, and after End too: that is when the history is reviewed. */}
+            {history !== undefined && history.available() && <HistoryButton history={history} />}
           </div>
         )}
       </div>
@@ -184,6 +214,8 @@ export interface IInterviewPanelOptions {
   languagesChanged: ISignal<unknown, void>;
   /** Renders the notes' Markdown preview; without it there is no preview. */
   renderMarkdown?: MarkdownRenderer;
+  /** Opens the version history (staff see a History button); without it there is none. */
+  history?: IHistoryOpener;
 }
 
 /** The panel as a Lumino widget, for the main area beside the notebook. */
@@ -195,6 +227,7 @@ export class InterviewPanel extends ReactWidget {
     this._languages = options.languages;
     this._languagesChanged = options.languagesChanged;
     this._renderMarkdown = options.renderMarkdown;
+    this._history = options.history;
     this.id = 'jp-Interview-panel';
     this.addClass('jp-Interview-panelWidget');
     this.title.icon = interviewIcon;
@@ -238,8 +271,13 @@ export class InterviewPanel extends ReactWidget {
     const session = this._session;
     return (
       <TransContext.Provider value={this._trans}>
-        <div className="jp-Interview-panel" data-testid="ji-panel" aria-label={this._trans.__('Interview')}>
-          <RoomHeader session={session} />
+        <div
+          className="jp-Interview-panel"
+          data-testid="ji-panel"
+          role="region"
+          aria-label={this._trans.__('Interview')}
+        >
+          <RoomHeader session={session} history={this._history} />
           <Knocks session={session} />
           <VideoGrid session={session} />
           <MediaProblem session={session} />
@@ -318,6 +356,7 @@ export class InterviewPanel extends ReactWidget {
   private readonly _languages: () => ReadonlyArray<ILanguageOption>;
   private readonly _languagesChanged: ISignal<unknown, void>;
   private readonly _renderMarkdown: MarkdownRenderer | undefined;
+  private readonly _history: IHistoryOpener | undefined;
   private _tab: PanelTab = 'chat';
   private readonly _tabChanged = new Signal<this, PanelTab>(this);
 }

@@ -460,14 +460,21 @@ try {
     await visible(C, tid('ji-panel'), 30000);
     await visible(C, '.jp-NotebookPanel .jp-CodeCell', 30000);
     await sleep(500);
-    const buttons = await C.locator(`${tid('ji-open-history')}, ${tid('ji-open-replay')}, ${tid('ji-history')}`).count();
+    const buttons = await C.locator(
+      `${tid('ji-open-history')}, ${tid('ji-open-replay')}, ${tid('ji-panel-history')}, ${tid('ji-history')}`
+    ).count();
+    // The interviewer: History and Replay on the notebook toolbar, History in the interview panel.
     const interviewerButtons = await I.locator(`${tid('ji-open-history')}, ${tid('ji-open-replay')}`).count();
+    const interviewerPanelButtons = await I.locator(`${tid('ji-panel')} ${tid('ji-panel-history')}`).count();
     const snapshots = (await api(C, 'snapshots')).status;
     const replayStatus = (await api(C, 'replay')).status;
-    if (buttons !== 0 || interviewerButtons !== 2) {
-      throw new Error(`history buttons: candidate ${buttons}, interviewer ${interviewerButtons}`);
+    if (buttons !== 0 || interviewerButtons !== 2 || interviewerPanelButtons !== 1) {
+      throw new Error(
+        `history buttons: candidate ${buttons}, interviewer ${interviewerButtons} on the toolbar and` +
+          ` ${interviewerPanelButtons} in the panel`
+      );
     }
-    return { snapshots, replay: replayStatus };
+    return { snapshots, replay: replayStatus, candidateButtons: buttons, interviewerPanelButtons };
   });
 } catch (e) {
   result.error = `${result.step}: ${String(e?.message ?? e).slice(0, 2000)}`;

@@ -139,6 +139,49 @@ async function chatArrived(to, fromId, text, timeout = 10000) {
   await message.first().waitFor({ state: 'visible', timeout });
 }
 
+/**
+ * Every kernel websocket the page tries (refused ones too: Playwright reports the attempt) and
+ * every session it asks the server to start, on `p.kernel`.
+ */
+function watchKernel(p) {
+  p.kernel = { attempts: [], open: 0, sessionStarts: [] };
+  p.page.on('websocket', ws => {
+    if (!/\/api\/kernels\/[^/]+\/channels/.test(ws.url())) {
+      return;
+    }
+    p.kernel.attempts.push(Date.now());
+    p.kernel.open += 1;
+    ws.on('close', () => {
+      p.kernel.open -= 1;
+    });
+  });
+  p.page.on('request', r => {
+    if (r.method() === 'POST' && /\/api\/sessions\b/.test(r.url())) {
+      p.kernel.sessionStarts.push(Date.now());
+    }
+  });
+}
+
+/** JupyterLab dialogs showing now, by their text. */
+async function dialogsShown(page) {
+  const dialogs = page.locator('.jp-Dialog');
+  const texts = [];
+  for (let i = 0; i < (await dialogs.count()); i++) {
+    if (await dialogs.nth(i).isVisible()) {
+      texts.push(((await dialogs.nth(i).textContent()) ?? '').trim().slice(0, 200));
+    }
+  }
+  return texts;
+}
+
+/** What the notebook toolbar says about the kernel (name, and the execution indicator's status). */
+function kernelIndicator(page) {
+  return page.evaluate(() => ({
+    name: document.querySelector('.jp-NotebookPanel .jp-KernelName')?.textContent?.trim() ?? null,
+    status: document.querySelector('.jp-NotebookPanel .jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') ?? null
+  }));
+}
+
 let interviewer;
 let candidate;
 try {
@@ -155,6 +198,7 @@ try {
   candidate = await step('launch the candidate browser', async () => {
     const p = await launchParticipant(config, 'candidate');
     people.push(p);
+    watchKernel(p);
     return p;
   });
   const I = interviewer.page;
@@ -288,6 +332,25 @@ try {
       throw new Error(`notes tabs: candidate ${candidateTabs} (editors ${candidateEditors}), interviewer ${interviewerTabs}`);
     }
     return { interviewerTabs };
+  });
+  await check('the interviewer has a History button in the panel, the candidate none', async () => {
+    const mine = I.locator(`${tid('ji-panel')} ${tid('ji-panel-history')}`);
+    if ((await mine.count()) !== 1 || !(await mine.first().isVisible())) {
+      throw new Error(`the interviewer's panel has ${await mine.count()} visible History buttons`);
+    }
+    const label = (await mine.first().getAttribute('aria-label')) ?? '';
+    const text = ((await mine.first().textContent()) ?? '').trim();
+    // The accessible name includes the words shown (WCAG "label in name").
+    if (!label || !label.toLowerCase().includes(text.toLowerCase())) {
+      throw new Error(`aria-label ${JSON.stringify(label)} for the visible text ${JSON.stringify(text)}`);
+    }
+    const candidateButtons = await C.locator(
+      `${tid('ji-panel-history')}, ${tid('ji-open-history')}, ${tid('ji-open-replay')}`
+    ).count();
+    if (candidateButtons !== 0) {
+      throw new Error(`the candidate's page has ${candidateButtons} history buttons`);
+    }
+    return { ariaLabel: label, text, candidateButtons };
   });
   await check('notes API answers 403 to the candidate and 200 to the interviewer', async () => {
     const get = (page, room) =>
@@ -520,8 +583,108 @@ try {
     }
     return { readOnlyEditors: editable };
   });
+  await check('the candidate page lets go of the kernel after End', async () => {
+    const k = candidate.kernel;
+    const before = k.attempts.length;
+    if (before === 0) {
+      throw new Error('the candidate never connected to the kernel while live: this check could not fail');
+    }
+    // The socket opened while live is closed by the page itself (the server leaves it open).
+    await until('the candidate page to close its kernel socket', () => k.open === 0, 10000).catch(e => {
+      throw new Error(`${e.message}: ${k.open} open`);
+    });
+    // A network blip on the candidate's side: before, JupyterLab reconnected at once, was refused
+    // (403, no write access after End) and kept retrying; then said "Kernel died unexpectedly".
+    const from = k.attempts.length;
+    const sessionsFrom = k.sessionStarts.length;
+    await http.sever();
+    await sleep(1500);
+    await http.restore();
+    await hidden(C, tid('ji-reconnecting'), 15000).catch(() => {});
+    await sleep(8000);
+    const indicator = await kernelIndicator(C);
+    // Running a cell (Shift+Enter) starts no kernel and asks for none ("Select Kernel" is a modal
+    // dialog): a notice says why.
+    await C.locator('.jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt').first().click({ timeout: 5000 });
+    await C.keyboard.press('Shift+Enter');
+    const notice = await C.locator('.jp-Notification-Toast-info', { hasText: 'can no longer be run' })
+      .first()
+      .waitFor({ state: 'visible', timeout: 5000 })
+      .then(
+        () => true,
+        () => false
+      );
+    await sleep(1000);
+    const attempts = k.attempts.length - from;
+    const sessionStarts = k.sessionStarts.length - sessionsFrom;
+    const dialogs = await dialogsShown(C);
+    if (attempts !== 0 || sessionStarts !== 0 || dialogs.length !== 0 || k.open !== 0 || !notice) {
+      throw new Error(
+        `after End, a blip and Shift+Enter: ${attempts} kernel socket attempts, ${sessionStarts} session` +
+          ` starts, ${k.open} open, dialogs ${JSON.stringify(dialogs)}, notice shown ${notice},` +
+          ` indicator ${JSON.stringify(indicator)}`
+      );
+    }
+    return { attemptsWhileLive: before, attemptsAfterEnd: attempts, indicator, notice };
+  });
   await screenshot(interviewer, '4-ended');
   await screenshot(candidate, '4-ended');
+
+  await check('the interviewer opens History from the panel with the keyboard', async () => {
+    // Tab from the panel's first control until the History button has the focus.
+    await I.locator(tid('ji-panel')).first().evaluate(panel => {
+      panel.querySelector('button:not([disabled]), input, select, textarea, [tabindex="0"]')?.focus();
+    });
+    const focused = () => I.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
+    let tabs = 0;
+    while ((await focused()) !== 'ji-panel-history') {
+      if (++tabs > 40) {
+        throw new Error(`40 presses of Tab never reached the History button (at ${await focused()})`);
+      }
+      await I.keyboard.press('Tab');
+    }
+    await I.keyboard.press('Enter');
+    await visible(I, tid('ji-history'), 10000);
+    await visible(I, tid('ji-snapshot-row'), 15000);
+    const rows = await I.locator(tid('ji-snapshot-row')).count();
+    const server = await I.evaluate(
+      async url => (await (await fetch(url, { credentials: 'same-origin' })).json()).snapshots.length,
+      `${config.baseUrl}interview/api/rooms/${config.room}/snapshots`
+    );
+    if (rows === 0 || rows > server) {
+      throw new Error(`${rows} rows shown, the server holds ${server} snapshots`);
+    }
+    // The history opens beside the panel, not over it: the call stays in view.
+    if (!(await I.locator(tid('ji-panel')).first().isVisible())) {
+      throw new Error('the interview panel went out of view when History opened');
+    }
+    await screenshot(interviewer, '5-history');
+    return { tabs, rows, serverSnapshots: server };
+  });
+
+  await check('a candidate reloading after End gets no kernel and no dialog', async () => {
+    const k = candidate.kernel;
+    const from = k.attempts.length;
+    const sessionsFrom = k.sessionStarts.length;
+    await C.reload({ timeout: 60000 });
+    await visible(C, tid('ji-end-screen'), 60000);
+    await C.locator(tid('ji-review-notebook')).first().click({ timeout: 5000 });
+    await visible(C, '.jp-NotebookPanel .jp-CodeCell .cm-content', 30000);
+    await sleep(6000);
+    const attempts = k.attempts.length - from;
+    const sessionStarts = k.sessionStarts.length - sessionsFrom;
+    const dialogs = await dialogsShown(C);
+    const indicator = await kernelIndicator(C);
+    const editable = await C.locator('.jp-NotebookPanel .jp-Cell .cm-content[contenteditable="true"]').count();
+    if (attempts !== 0 || sessionStarts !== 0 || dialogs.length !== 0 || editable !== 0) {
+      throw new Error(
+        `after a reload: ${attempts} kernel socket attempts, ${sessionStarts} session starts,` +
+          ` ${editable} editable cells, dialogs ${JSON.stringify(dialogs)}, indicator ${JSON.stringify(indicator)}`
+      );
+    }
+    await screenshot(candidate, '5-reloaded');
+    return { indicator };
+  });
   result.ok = true;
 } catch (e) {
   result.error = `${result.step}: ${String(e?.message ?? e)}`.slice(0, 3000);

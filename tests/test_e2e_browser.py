@@ -199,7 +199,8 @@ def test_video_chat_and_timer_recover_from_a_network_cut_without_reload(intervie
 def test_end_shows_the_end_screen_and_makes_the_notebook_read_only(interview: dict[str, Any]) -> None:
     observed(interview, "candidate edits reach the interviewer while live")  # so the next check can fail
     observed(interview, "candidate sees the end screen")
-    observed(interview, "candidate notebook is read-only after End")
+    got = observed(interview, "candidate notebook is read-only after End")
+    assert got["toolbarControls"] == 0, got  # no save, insert, run, cell type or kernel picker
 
 
 def test_candidate_page_makes_no_kernel_connection_after_end(interview: dict[str, Any]) -> None:

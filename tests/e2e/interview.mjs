@@ -581,7 +581,14 @@ try {
     if (text.includes('typed-after-end')) {
       throw new Error('text typed after End reached the interviewer');
     }
-    return { readOnlyEditors: editable };
+    // Nothing left to run or change in its toolbar (save, insert, run, cell type, kernel picker).
+    const toolbarControls = await C.evaluate(
+      () =>
+        [...document.querySelectorAll('.jp-NotebookPanel-toolbar button, .jp-NotebookPanel-toolbar select')].filter(
+          b => b.getBoundingClientRect().width > 0 && !b.closest('.jp-Toolbar-kernelStatus')
+        ).length
+    );
+    return { readOnlyEditors: editable, toolbarControls };
   });
   await check('the candidate page lets go of the kernel after End', async () => {
     const k = candidate.kernel;

@@ -1,20 +1,19 @@
 """Benchmark load client, run as its own process: closed-loop HTTP/1.1 keep-alive GETs over raw sockets.
 
-Commands arrive as JSON lines on stdin and results leave as JSON lines on stdout, so the server,
-the client and the orchestrator are three processes and the client's CPU is measured on its own.
-A raw-socket client rather than http.client: its per-request cost is a few microseconds, small
-and equal for every series, so the series differ only by what the server does.
+Driven by JSON lines through bench/_load_driver.py. A raw-socket client rather than http.client: its
+per-request cost is a few microseconds, small and equal for every series, so the series differ only
+by what the server does.
 """
 
 from __future__ import annotations
 
-import json
 import resource
 import selectors
 import socket
-import sys
 import time
 from typing import Any
+
+from _load_driver import serve
 
 
 class Connection:
@@ -102,22 +101,15 @@ def run(host: str, port: int, request: bytes, requests: int, connections: int) -
 
 
 def main() -> None:
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        try:
-            result = run(
-                cmd["host"],
-                int(cmd["port"]),
-                cmd["request"].encode("latin-1"),
-                int(cmd["requests"]),
-                int(cmd["connections"]),
-            )
-        except Exception as e:  # reported to the orchestrator, which stops the benchmark
-            result = {"error": f"{type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
+    serve(
+        lambda cmd: run(
+            cmd["host"],
+            int(cmd["port"]),
+            cmd["request"].encode("latin-1"),
+            int(cmd["requests"]),
+            int(cmd["connections"]),
+        )
+    )
 
 
 if __name__ == "__main__":

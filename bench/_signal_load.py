@@ -1,34 +1,22 @@
 """Benchmark load client for real-time sockets, run as its own process: paced or windowed ICE relays.
 
-One JSON command on a stdin line, one JSON result on a stdout line, so the server, this client and
-the orchestrator are three processes and this client's CPU is measured on its own. Both
-participants of a room live here, so a message's latency is perf_counter at the receiver minus
-perf_counter at the sender, on one clock. The websocket client is a small asyncio Protocol (RFC
-6455 client frames, masked; no compression, which tornado only does when asked): tornado's own
-client costs several futures per message, and the client's per-message cost should be small and
-the same for both servers, so that the servers are what differ.
+Driven by JSON lines and speaking websocket through bench/_load_driver.py. Both participants of a
+room live here, so a message's latency is perf_counter at the receiver minus perf_counter at the
+sender, on one clock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import heapq
 import json
-import os
-import random
 import resource
-import socket
-import sys
 import time
 from collections import Counter
 from typing import Any
 
 import psutil
+from _load_driver import OP_CLOSE, OP_TEXT, WebSocketClient, open_loop, serve
 
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_TEXT, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x8, 0x9, 0xA
 CONNECT_TIMEOUT_S = 20.0
 CLOSE_TIMEOUT_S = 3.0
 CONNECT_CONCURRENCY = 32
@@ -44,37 +32,14 @@ ICE_TEMPLATE = (
 CHAT_TEMPLATE = '{"v":1,"type":"chat-message","id":"%s","to":"%s","payload":{"text":"flood %d"}}'
 
 
-def frame(opcode: int, data: bytes) -> bytes:
-    """A final client frame, masked with a fresh key as RFC 6455 requires of clients."""
-    n = len(data)
-    if n < 126:
-        head = bytes((0x80 | opcode, 0x80 | n))
-    elif n < 65536:
-        head = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
-    key = random.getrandbits(32).to_bytes(4, "big")
-    if n:
-        keystream = (key * (n // 4 + 1))[:n]
-        data = (int.from_bytes(data, "big") ^ int.from_bytes(keystream, "big")).to_bytes(n, "big")
-    return head + key + data
-
-
-class Conn(asyncio.Protocol):
+class Conn(WebSocketClient):
     """One participant's socket: handshake, frames in and out, close."""
 
     def __init__(self, runner: Runner, idx: int, spec: dict[str, Any], host: str, port: int) -> None:
+        super().__init__(spec, host, port)
         self.runner = runner
         self.idx = idx
-        self.spec = spec
-        self.host = host
-        self.port = port
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.upgraded = False
-        self.key = base64.b64encode(os.urandom(16))
         loop = asyncio.get_running_loop()
-        self.handshake: asyncio.Future[None] = loop.create_future()
         self.welcomed: asyncio.Future[None] = loop.create_future()
         self.lost: asyncio.Future[None] = loop.create_future()
         self.pid: str = spec.get("pid", "")
@@ -87,104 +52,25 @@ class Conn(asyncio.Protocol):
         self.got = 0  # relayed messages received inside the windows
         self.role = "honest"
 
-    # ---------------- asyncio.Protocol ----------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        # As a browser does: a small frame goes out at once, not after the previous one's ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        headers = {
-            "Host": f"{self.host}:{self.port}",
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Key": self.key.decode(),
-            "Sec-WebSocket-Version": "13",
-            **self.spec.get("headers", {}),
-        }
-        head = f"GET {self.spec['path']} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        transport.write((head + "\r\n").encode("latin-1"))
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(buf[:end])
-            del buf[: end + 4]
-            self._check_handshake(head)
-            if not self.upgraded:
-                return
-        pos, n = 0, len(buf)
-        while n - pos >= 2:
-            b0, b1 = buf[pos], buf[pos + 1]
-            length, hdr = b1 & 0x7F, 2
-            if length == 126:
-                if n - pos < 4:
-                    break
-                length, hdr = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if n - pos < 10:
-                    break
-                length, hdr = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            end = pos + hdr + length
-            if end > n:
-                break
-            payload = bytes(buf[pos + hdr : end])
-            pos = end
-            opcode = b0 & 0x0F
-            if opcode == OP_TEXT:
-                self.runner.on_text(self, payload)
-            elif opcode == OP_CLOSE:
-                self._on_close_frame(payload)
-            elif opcode == OP_PING:
-                self.write_frame(OP_PONG, payload)
-        del buf[:pos]
+    def on_frame(self, opcode: int, payload: bytes) -> None:
+        if opcode == OP_TEXT:
+            self.runner.on_text(self, payload)
+        elif opcode == OP_CLOSE:
+            self._on_close_frame(payload)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
-        for fut, why in (
-            (self.handshake, f"closed during the handshake: {exc}"),
-            (self.welcomed, "closed before welcome"),
-        ):
-            if not fut.done():
-                fut.set_exception(ConnectionError(why))
-                fut.exception()  # whoever awaits it still gets the error; nobody awaiting is no warning
+        super().connection_lost(exc)
+        if not self.welcomed.done():
+            self.welcomed.set_exception(ConnectionError("closed before welcome"))
+            self.welcomed.exception()
         if not self.lost.done():
             self.lost.set_result(None)
         self.runner.on_lost(self)
 
-    # ---------------- websocket ----------------
-    def _check_handshake(self, head: bytes) -> None:
-        lines = head.split(b"\r\n")
-        if not lines[0].startswith(b"HTTP/1.1 101"):
-            self.handshake.set_exception(ConnectionError(f"upgrade refused: {lines[0].decode('latin-1')}"))
-            assert self.transport is not None
-            self.transport.close()
-            return
-        expect = base64.b64encode(hashlib.sha1(self.key + WS_GUID).digest())
-        accept = next(
-            (
-                ln.split(b":", 1)[1].strip()
-                for ln in lines[1:]
-                if ln.lower().startswith(b"sec-websocket-accept:")
-            ),
-            b"",
-        )
-        if accept != expect:
-            self.handshake.set_exception(ConnectionError("bad Sec-WebSocket-Accept"))
-            assert self.transport is not None
-            self.transport.close()
-            return
-        self.upgraded = True
-        self.open = True
-        self.handshake.set_result(None)
-
-    def write_frame(self, opcode: int, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(frame(opcode, data))
+    def _upgrade(self, head: bytes) -> bool:
+        self.open = super()._upgrade(head)
+        return self.open
 
     def send_text(self, text: str) -> None:
         if self.open and not self.close_sent:
@@ -308,19 +194,7 @@ class Runner:
 
     async def pace(self, rate: float, start: float, stop: float, t_ns0: int, t_loop0: float) -> None:
         """Open loop: each socket sends `rate` a second from a random phase, on its own schedule."""
-        loop = asyncio.get_running_loop()
-        period = 1.0 / rate
-        heap = [(start + random.random() * period, i) for i in range(len(self.conns))]
-        heapq.heapify(heap)
-        while heap:
-            due, i = heap[0]
-            if due >= stop:
-                return
-            now = loop.time()
-            if due > now:
-                await asyncio.sleep(due - now)
-                continue
-            heapq.heapreplace(heap, (due + period, i))
+        async for i, due, now in open_loop(len(self.conns), rate, start, stop):
             lag_ns = int((now - due) * 1e9)
             self.send_ice(self.conns[i])
             stamp = t_ns0 + int((now - t_loop0) * 1e9)
@@ -515,15 +389,8 @@ class Runner:
 
 
 def main() -> None:
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            result = asyncio.run(Runner(json.loads(line)).run())
-        except Exception as e:  # reported to the orchestrator, which stops the benchmark
-            result = {"error": f"{type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(result) + "\n")
-        sys.stdout.flush()
+    # A fresh event loop for each command: nothing of one run carries over to the next.
+    serve(lambda cmd: asyncio.run(Runner(cmd).run()))
 
 
 if __name__ == "__main__":

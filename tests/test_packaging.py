@@ -33,3 +33,13 @@ def test_lab_extension_is_installed_enabled_and_ok() -> None:
     out = run("labextension", "list")
     line = next(line for line in out.splitlines() if "jupyter-interview" in line)
     assert "enabled" in line and "OK" in line
+
+
+def test_the_lobby_bundle_is_built_where_the_server_serves_it_from() -> None:
+    # The first script of a participant's page: without it the page still works (the lab makes
+    # the lobby), but the device check and the call wait for JupyterLab.
+    from jupyter_interview.server_ext.lobby import LOBBY_FILE, lobby_version
+
+    assert LOBBY_FILE.is_file(), f"{LOBBY_FILE} is missing: npm run build (pip install builds it)"
+    assert b"jupyter-interview.lobby" in LOBBY_FILE.read_bytes()
+    assert lobby_version() is not None

@@ -1,8 +1,9 @@
 /**
  * The early bundle's entry: the first script of a participant's lab page (the server puts it before
- * JupyterLab's own). It shows the lobby (the device check) at once and runs the room's session from
- * here: a Join pressed while the lab is still loading opens the room socket and the call at once.
- * The lab's plugins take the lobby, the room and the session over (`findEarlyRoom`) and show them.
+ * JupyterLab's own). It shows the lobby (the device check, with the camera on) at once and makes the
+ * room's model and session here, with the page's ICE servers; the lab's plugins take the lobby, the
+ * room and the session over (`findEarlyRoom`). A Join pressed while the lab is loading is kept and
+ * carried out once the lab has restored its layout (see `driveLobby`).
  */
 
 import '../style/screens.css';

@@ -52,6 +52,8 @@ export interface IInterviewSession {
 
 /** The lobby covers the page until the lab shows its own screens, and the call until the panel does. */
 export interface ILobbyHandOff {
+  /** The lab has started and restored its layout (the room's notebook is opening): Join may go ahead. */
+  labReady(): void;
   /** The lab's full-page screens (waiting room, end...) are on the page. */
   screensShown(): void;
   /** The interview panel shows the call. */

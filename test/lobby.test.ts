@@ -3,8 +3,12 @@
 // Chromium tests (tests/test_e2e_lobby.py).
 import { describe, expect, it } from '@jest/globals';
 
+import { Signal } from '@lumino/signaling';
+
 import { LocalMedia } from '../src/media/local';
 import { LobbyModel } from '../src/state/lobby';
+import type { InterviewSession } from '../src/state/session';
+import { LobbyView, driveLobby } from '../src/widgets/lobby';
 import { mediaProblemText, sourceTrans } from '../src/widgets/texts';
 
 function fakeMedia(): { media: LocalMedia; starts: () => number } {
@@ -101,5 +105,86 @@ describe('texts', () => {
     const text = mediaProblemText(sourceTrans, 'camera-denied', 'no-microphone');
     expect(text).toContain('Camera permission was refused');
     expect(text).toContain('No microphone found');
+  });
+});
+
+describe('driveLobby', () => {
+  // A fake session with the signals and fields driveLobby reads; the lobby view is a recorder.
+  function setup(role: string) {
+    const { model } = lobby(role);
+    const shown: boolean[] = [];
+    const view = {
+      model,
+      show: () => shown.push(true),
+      hide: () => shown.push(false)
+    } as unknown as LobbyView;
+    const owner = {};
+    const session = {
+      screen: 'device-check' as string,
+      joins: 0,
+      prepares: 0,
+      record: null,
+      streams: new Map<string, MediaStream>(),
+      screenChanged: new Signal<unknown, string>(owner),
+      recordChanged: new Signal<unknown, void>(owner),
+      streamsChanged: new Signal<unknown, void>(owner),
+      room: {
+        myRole: role,
+        participants: new Map(),
+        changed: new Signal<unknown, void>(owner),
+        participantsChanged: new Signal<unknown, void>(owner)
+      },
+      join() {
+        this.joins += 1;
+      },
+      prepare() {
+        this.prepares += 1;
+      }
+    };
+    const handOff = driveLobby(view, session as unknown as InterviewSession);
+    const move = (screen: string): void => {
+      session.screen = screen;
+      session.screenChanged.emit(screen);
+    };
+    return { model, session, handOff, shown, move };
+  }
+
+  it('keeps a Join pressed before the lab has restored, and carries it out then', () => {
+    const { model, session, handOff } = setup('candidate');
+    model.setAcknowledged(true);
+    model.join();
+    expect(session.joins).toBe(0);
+    handOff.labReady();
+    expect(session.joins).toBe(1);
+  });
+
+  it('joins at once once the lab is ready, and not before Join', () => {
+    const { model, session, handOff } = setup('interviewer');
+    handOff.labReady();
+    expect(session.joins).toBe(0);
+    model.join();
+    expect(session.joins).toBe(1);
+  });
+
+  it('stays over the page until the lab shows its own screens, and over the call until the panel', () => {
+    const { shown, move, handOff } = setup('candidate');
+    expect(shown.at(-1)).toBe(true); // the device check
+    move('waiting');
+    expect(shown.at(-1)).toBe(true); // the lab's waiting room is not on the page yet
+    handOff.screensShown();
+    expect(shown.at(-1)).toBe(false);
+    move('room');
+    handOff.panelShown();
+    expect(shown.at(-1)).toBe(false);
+  });
+
+  it('shows the call of a joined lobby until the panel does', () => {
+    const { shown, move, handOff } = setup('candidate');
+    handOff.screensShown();
+    move('joining');
+    move('room');
+    expect(shown.at(-1)).toBe(true);
+    handOff.panelShown();
+    expect(shown.at(-1)).toBe(false);
   });
 });

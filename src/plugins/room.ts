@@ -462,6 +462,8 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
     void app.restored.then(() => {
+      // The notebook first: a Join pressed in the lobby before now opens the socket and the call now.
+      handle.lobby.labReady();
       for (const nb of tracker?.filter(w => w.context.path === notebookPath()) ?? []) {
         guard(nb);
       }

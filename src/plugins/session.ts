@@ -27,7 +27,7 @@ export const sessionPlugin: JupyterFrontEndPlugin<IInterviewSession> = {
   provides: IInterviewSession,
   activate: (app: JupyterFrontEnd, model: IRoomModel, translator: ITranslator | null): IInterviewSession => {
     if (model.roomId === null) {
-      return { session: null, notebookPath: null, lobby: { screensShown: () => undefined, panelShown: () => undefined } };
+      return { session: null, notebookPath: null, lobby: { labReady: () => undefined, screensShown: () => undefined, panelShown: () => undefined } };
     }
     const treePath = PageConfig.getOption('treePath');
     const access = accessOfLevel(PageConfig.getOption('interviewAccess'));

@@ -449,15 +449,23 @@ export function findEarlyRoom(roomId: string | null): IEarlyRoom | null {
 }
 
 /**
- * Keep the lobby in step with the session: shown on the device check, its Join the session's. Joined,
- * it stays until the lab shows its own screens (waiting room, end...) and, in the room, shows the
+ * Keep the lobby in step with the session: shown on the device check, its Join the session's. A Join
+ * pressed before the lab has restored its layout waits for it (`labReady`): on a slow machine the
+ * call's start (socket, negotiation, video) would otherwise compete with the notebook's. Joined, the
+ * lobby stays until the lab shows its own screens (waiting room, end...) and, in the room, shows the
  * call (the others' videos) until the interview panel does.
  */
 export function driveLobby(lobby: LobbyView, session: InterviewSession): ILobbyHandOff {
   const model = lobby.model;
   let screens = false;
   let panel = false;
-  model.joinRequested.connect(() => session.join());
+  let lab = false;
+  const join = (): void => {
+    if (lab && model.joined) {
+      session.join();
+    }
+  };
+  model.joinRequested.connect(join);
   const sync = (): void => {
     model.setRole(session.room.myRole ?? model.role);
     model.setTitle(session.record?.title ?? model.title);
@@ -481,11 +489,12 @@ export function driveLobby(lobby: LobbyView, session: InterviewSession): ILobbyH
   session.streamsChanged.connect(sync);
   session.room.changed.connect(sync);
   session.room.participantsChanged.connect(sync);
-  if (model.joined) {
-    session.join(); // pressed before the session existed
-  }
   sync();
   return {
+    labReady: () => {
+      lab = true;
+      join();
+    },
     screensShown: () => {
       screens = true;
       sync();

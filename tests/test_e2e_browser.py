@@ -201,6 +201,7 @@ def test_end_shows_the_end_screen_and_makes_the_notebook_read_only(interview: di
     observed(interview, "candidate sees the end screen")
     got = observed(interview, "candidate notebook is read-only after End")
     assert got["toolbarControls"] == 0, got  # no save, insert, run, cell type or kernel picker
+    observed(interview, "the interviewer has no timer controls after End")
 
 
 def test_candidate_page_makes_no_kernel_connection_after_end(interview: dict[str, Any]) -> None:

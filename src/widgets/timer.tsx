@@ -12,7 +12,7 @@ export const EXTEND_MINUTES = 5;
 export function TimerView(props: { room: RoomModel }): JSX.Element {
   const { room } = props;
   const trans = useTrans();
-  useSignals(room.timerChanged, room.changed);
+  useSignals(room.timerChanged, room.changed, room.interviewStateChanged);
   useTick(250);
   const view = timerView(room.timer, room.clock.now());
   const staff = room.isStaff;
@@ -49,7 +49,8 @@ export function TimerView(props: { room: RoomModel }): JSX.Element {
           <span className="jp-Interview-timerState">{trans.__('paused')}</span>
         )}
       </div>
-      {staff && (
+      {staff && room.interviewState === 'live' && (
+        // The server takes timer actions only while the interview is live.
         <div className="jp-Interview-timerButtons">
           {view.state === 'idle' && (
             <button

@@ -556,6 +556,14 @@ try {
   await check('candidate sees the end screen', async () => {
     await visible(C, tid('ji-end-screen'), 15000);
   });
+  await check('the interviewer has no timer controls after End', async () => {
+    // The server takes timer actions only while live: no button offers one it would refuse.
+    await until(
+      'the timer buttons to go',
+      async () => (await I.locator('[data-testid^="ji-timer-"]').count()) === 0,
+      10000
+    );
+  });
   await check('candidate notebook is read-only after End', async () => {
     const review = C.locator(tid('ji-review-notebook'));
     if ((await review.count()) > 0) {

@@ -121,11 +121,25 @@ class RoomKernelManager(AsyncMappingKernelManager):
             kwargs[ROOM_ARG] = room
             kwargs[ROOM_DIR_ARG] = self._room_dir(room)
         kid = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+        # Restarted on its own after a death (jupyter_client's restarter): see _mark_restarting.
+        self.add_restart_callback(kid, lambda: self._mark_restarting(kid), "restart")
         if room is not None:
             self.kernel_rooms[kid] = room
             if self.watcher is not None:
                 self.watcher.kernel_event(kid, "started")
         return kid
+
+    def _mark_restarting(self, kernel_id: str) -> None:
+        """A kernel being restarted is `starting`, whatever its last status was.
+
+        Its last status is often `busy` (it died, or ran past the time limit, mid-execution). For a
+        `busy` kernel jupyter_server skips the kernel_info "nudge" that makes a new websocket wait
+        until the kernel's iopub reaches it; a socket opened during the restart then sends its
+        first execution before its iopub subscription is live, and never sees the output.
+        """
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None:
+            kernel.execution_state = "starting"
 
     def assign_room(self, kernel_id: str, from_room: str, room: str) -> None:
         """Move a kernel started in a warm-pool slot's folder to the room that folder became.
@@ -148,6 +162,7 @@ class RoomKernelManager(AsyncMappingKernelManager):
         self.kernel_rooms[kernel_id] = room
 
     async def restart_kernel(self, kernel_id: str, now: bool = False) -> Any:  # type: ignore[override]
+        self._mark_restarting(kernel_id)
         watcher = self.watcher if kernel_id in self.kernel_rooms else None
         if watcher is not None:
             watcher.kernel_event(kernel_id, "restarting")

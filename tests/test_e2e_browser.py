@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, run_node
+from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
 
 from jupyter_interview.rooms.ice import turn_rest_credentials
 
@@ -79,18 +79,6 @@ def interview(stack: Stack) -> dict[str, Any]:
     if result.get("error"):
         print(f"scenario stopped at {result['error']}\nserver log tail:\n{stack.server_log(2000)}")
     return result
-
-
-def observed(result: dict[str, Any], name: str) -> dict[str, Any]:
-    """The scenario's observation `name`, failing with what went wrong when it is missing or failed."""
-    got = result["checks"].get(name)
-    if got is None:
-        pytest.fail(
-            f"the scenario never reached {name!r}: it stopped at {result.get('error') or result.get('step')}"
-            f"\nbrowser console: {json.dumps(result.get('console', {}))[:3000]}"
-        )
-    assert got["ok"], f"{name}: {got.get('error')}"
-    return dict(got)
 
 
 # ---------------- the harness itself ----------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, run_node
+from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
 from test_collab import collaborator
 from test_history import Kernel, write_outputs
 
@@ -131,17 +131,6 @@ def run(stack: Stack) -> dict[str, Any]:
     if result.get("error"):
         print(f"runner stopped at {result['error']}\nserver log tail:\n{stack.server_log(2000)}")
     return result
-
-
-def observed(result: dict[str, Any], name: str) -> dict[str, Any]:
-    got = result["checks"].get(name)
-    if got is None:
-        pytest.fail(
-            f"the runner never reached {name!r}: it stopped at {result.get('error') or result.get('step')}"
-            f"\nbrowser console: {json.dumps(result.get('console', {}))[:3000]}"
-        )
-    assert got["ok"], f"{name}: {got.get('error')}"
-    return dict(got)
 
 
 def test_the_scripted_session_really_ran_on_a_kernel(run: dict[str, Any]) -> None:

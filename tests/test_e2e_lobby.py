@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, run_node
+from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
 
 ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
 SCENARIO_LIMIT_S = 180
@@ -49,17 +49,6 @@ def lobby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         if result.get("error"):
             print(f"lobby scenario stopped at {result['error']}\nserver log tail:\n{stack.server_log(2000)}")
         yield result
-
-
-def observed(result: dict[str, Any], name: str) -> dict[str, Any]:
-    got = result["checks"].get(name)
-    if got is None:
-        pytest.fail(
-            f"the scenario never reached {name!r}: it stopped at {result.get('error') or result.get('step')}"
-            f"\nbrowser console: {json.dumps(result.get('console', {}))[:3000]}"
-        )
-    assert got["ok"], f"{name}: {got.get('error')}"
-    return dict(got)
 
 
 def test_lobby_shows_before_jupyterlab_with_a_camera_preview(lobby: dict[str, Any]) -> None:

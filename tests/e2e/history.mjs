@@ -15,6 +15,7 @@ import {
   log,
   passDeviceCheck,
   readConfig,
+  scenario,
   sleep,
   tid,
   until
@@ -32,22 +33,7 @@ const cleanup = async () => {
 deadline(config.limitMs ?? 150000, result, cleanup);
 fs.mkdirSync(config.artifacts, { recursive: true });
 
-async function step(name, fn) {
-  result.step = name;
-  log('step', name);
-  return fn();
-}
-
-async function check(name, fn) {
-  log('check', name);
-  try {
-    const detail = await fn();
-    result.checks[name] = { ok: true, ...(detail ?? {}) };
-  } catch (e) {
-    result.checks[name] = { ok: false, error: String(e?.message ?? e).slice(0, 2000) };
-    log('  failed:', result.checks[name].error);
-  }
-}
+const { step, check } = scenario(result);
 
 async function screenshot(page, label) {
   const file = path.join(config.artifacts, `history-${label}.png`);

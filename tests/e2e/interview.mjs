@@ -21,6 +21,7 @@ import {
   mediaStats,
   passDeviceCheck,
   readConfig,
+  scenario,
   recovery,
   rewriteTurnPort,
   sleep,
@@ -45,24 +46,7 @@ const cleanup = async () => {
 deadline(config.limitMs ?? 300000, result, cleanup);
 fs.mkdirSync(config.artifacts, { recursive: true });
 
-/** A prerequisite: a failure stops the scenario (what follows depends on it). */
-async function step(name, fn) {
-  result.step = name;
-  log('step', name);
-  return fn();
-}
-
-/** An observation: recorded as ok or not, the scenario goes on. */
-async function check(name, fn) {
-  log('check', name);
-  try {
-    const detail = await fn();
-    result.checks[name] = { ok: true, ...(detail ?? {}) };
-  } catch (e) {
-    result.checks[name] = { ok: false, error: String(e?.message ?? e).slice(0, 2000) };
-    log('  failed:', result.checks[name].error);
-  }
-}
+const { step, check } = scenario(result);
 
 async function screenshot(p, label) {
   const file = path.join(config.artifacts, `${p.name}-${label}.png`);

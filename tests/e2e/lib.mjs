@@ -498,3 +498,28 @@ export function deadline(ms, result, cleanup) {
   timer.unref();
   return timer;
 }
+
+/**
+ * A runner's two kinds of steps, recording into `result`: `step` is a prerequisite (a failure stops
+ * the scenario: what follows depends on it; `result.step` says where it stopped), `check` an
+ * observation (recorded in `result.checks` as ok or not with its detail; the scenario goes on).
+ */
+export function scenario(result) {
+  result.checks = result.checks ?? {};
+  return {
+    async step(name, fn) {
+      result.step = name;
+      log('step', name);
+      return fn();
+    },
+    async check(name, fn) {
+      log('check', name);
+      try {
+        result.checks[name] = { ok: true, ...((await fn()) ?? {}) };
+      } catch (e) {
+        result.checks[name] = { ok: false, error: String(e?.message ?? e).slice(0, 2000) };
+        log('  failed:', result.checks[name].error);
+      }
+    }
+  };
+}

@@ -20,6 +20,7 @@ import {
   mediaStats,
   passDeviceCheck,
   readConfig,
+  scenario,
   rewriteTurnPort,
   sleep,
   tid,
@@ -43,21 +44,7 @@ const cleanup = async () => {
 deadline(config.limitMs ?? 180000, result, cleanup);
 fs.mkdirSync(config.artifacts, { recursive: true });
 
-async function step(name, fn) {
-  result.step = name;
-  log('step', name);
-  return fn();
-}
-
-async function check(name, fn) {
-  log('check', name);
-  try {
-    result.checks[name] = { ok: true, ...((await fn()) ?? {}) };
-  } catch (e) {
-    result.checks[name] = { ok: false, error: String(e?.message ?? e).slice(0, 2000) };
-    log('  failed:', result.checks[name].error);
-  }
-}
+const { step, check } = scenario(result);
 
 async function screenshot(p, label) {
   await p.page.screenshot({ path: path.join(config.artifacts, `${p.name}-${label}.png`), timeout: 10000 }).catch(e => {

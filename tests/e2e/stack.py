@@ -208,3 +208,17 @@ def run_node(script: Path, config: dict[str, Any], timeout_s: float, log_path: P
         ) from None
     result.setdefault("exit_code", proc.returncode)
     return result
+
+
+def observed(result: dict[str, Any], name: str) -> dict[str, Any]:
+    """A runner's observation `name` (its `checks`), failing with what went wrong when it is missing or failed."""
+    import pytest
+
+    got = result["checks"].get(name)
+    if got is None:
+        pytest.fail(
+            f"the scenario never reached {name!r}: it stopped at {result.get('error') or result.get('step')}"
+            f"\nbrowser console: {json.dumps(result.get('console', {}))[:3000]}"
+        )
+    assert got["ok"], f"{name}: {got.get('error')}"
+    return dict(got)

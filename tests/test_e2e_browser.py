@@ -15,18 +15,16 @@ Screenshots of both views are written to `test-artifacts/e2e/` (or `$E2E_ARTIFAC
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
+from e2e.stack import ARTIFACTS, REPO, Stack, observed, require_browser, run_node
 
 from jupyter_interview.rooms.ice import turn_rest_credentials
 
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
 SCENARIO_LIMIT_S = 300
 # The scenario runs inside the first test that asks for it: pytest-timeout counts it there.
 pytestmark = pytest.mark.timeout(SCENARIO_LIMIT_S + 120)
@@ -35,13 +33,7 @@ CUT_MS = 5000
 
 @pytest.fixture(scope="module")
 def browser_tools() -> None:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing (Debian package chromium): browser tests skipped"
-        print(reason)
-        pytest.skip(reason)
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"the browser tests need: {', '.join(missing)} (scripts/test installs them)")
+    require_browser()
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
+from e2e.stack import ARTIFACTS, REPO, Stack, observed, require_browser, run_node
 from test_collab import collaborator
 from test_history import Kernel, write_outputs
 
 from jupyter_interview.pytest_plugin import Client, Signal
 
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
 RUN_LIMIT_S = 150
 pytestmark = pytest.mark.timeout(RUN_LIMIT_S + 120)
 # Fine replay frames and quick snapshots, so a short scripted interview has many moments.
@@ -38,13 +36,7 @@ HISTORY_CONFIG = {"frame_interval_s": 0.3, "snapshot_interval_s": 2.0, "executio
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing (Debian package chromium): browser tests skipped"
-        print(reason)
-        pytest.skip(reason)
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"the browser tests need: {', '.join(missing)} (scripts/test installs them)")
+    require_browser()
     with Stack(tmp_path_factory.mktemp("e2e-history"), extra={"HistoryRecorder": HISTORY_CONFIG}) as s:
         yield s
 

@@ -10,26 +10,19 @@ dark lobby go to `test-artifacts/e2e/`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.stack import CHROMIUM, REPO, Stack, missing_tools, observed, run_node
+from e2e.stack import ARTIFACTS, REPO, Stack, observed, require_browser, run_node
 
-ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
 SCENARIO_LIMIT_S = 180
 pytestmark = pytest.mark.timeout(SCENARIO_LIMIT_S + 120)
 
 
 @pytest.fixture(scope="module")
 def lobby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (Debian package chromium): browser tests skipped")
-    missing = missing_tools()
-    if missing:
-        pytest.fail(f"the browser tests need: {', '.join(missing)} (scripts/test installs them)")
+    require_browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with Stack(tmp_path_factory.mktemp("e2e-lobby")) as stack:
         invites = stack.create_room(waiting_room=False)

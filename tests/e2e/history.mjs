@@ -4,13 +4,10 @@
 // Config on stdin: stack.py's runner_config() plus `room`, `interviewerLink`, `candidateLink`
 // (an invite for a browser), `artifacts`, `limitMs`.
 
-import fs from 'node:fs';
 import path from 'node:path';
 
 import {
   acceptDialog,
-  closeParticipant,
-  deadline,
   launchParticipant,
   log,
   passDeviceCheck,
@@ -23,17 +20,7 @@ import {
 
 const config = await readConfig();
 const result = { checks: {}, step: null, screenshots: [], figures: {} };
-const people = [];
-const cleanup = async () => {
-  for (const p of people) {
-    result.console = { ...(result.console ?? {}), [p.name]: p.console.slice(-40) };
-    await closeParticipant(p);
-  }
-};
-deadline(config.limitMs ?? 150000, result, cleanup);
-fs.mkdirSync(config.artifacts, { recursive: true });
-
-const { step, check } = scenario(result);
+const { step, check, people, cleanup } = scenario(result, config, { limitMs: 150000 });
 
 async function screenshot(page, label) {
   const file = path.join(config.artifacts, `history-${label}.png`);

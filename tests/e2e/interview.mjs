@@ -5,7 +5,6 @@
 // Config on stdin: stack.py's runner_config() plus `room`, `interviewerLink`, `candidateLink`,
 // `candidateId`, `interviewerId`, `artifacts` (screenshot folder), `cutMs`.
 
-import fs from 'node:fs';
 import path from 'node:path';
 
 import {
@@ -13,8 +12,6 @@ import {
   bytesSince,
   callTrace,
   acceptDialog,
-  closeParticipant,
-  deadline,
   launchParticipant,
   log,
   marks,
@@ -34,19 +31,7 @@ const config = await readConfig();
 const result = { checks: {}, step: null, screenshots: [], figures: {} };
 const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
 const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
-const people = [];
-const cleanup = async () => {
-  for (const p of people) {
-    result.console = { ...(result.console ?? {}), [p.name]: p.console.slice(-40) };
-    await closeParticipant(p);
-  }
-  await http.close();
-  await turn.close();
-};
-deadline(config.limitMs ?? 300000, result, cleanup);
-fs.mkdirSync(config.artifacts, { recursive: true });
-
-const { step, check } = scenario(result);
+const { step, check, people, cleanup } = scenario(result, config, { limitMs: 300000, proxies: [http, turn] });
 
 async function screenshot(p, label) {
   const file = path.join(config.artifacts, `${p.name}-${label}.png`);

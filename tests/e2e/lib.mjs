@@ -500,13 +500,30 @@ export function deadline(ms, result, cleanup) {
 }
 
 /**
- * A runner's two kinds of steps, recording into `result`: `step` is a prerequisite (a failure stops
- * the scenario: what follows depends on it; `result.step` says where it stopped), `check` an
- * observation (recorded in `result.checks` as ok or not with its detail; the scenario goes on).
+ * What every scenario runner shares, recording into `result`: the participants it launches
+ * (`people`; their console's last lines go into the result), `cleanup` (closes them, then `proxies`),
+ * the overall time limit (`config.limitMs`, else `limitMs`) and the screenshot folder. `step` is a
+ * prerequisite (a failure stops the scenario: what follows depends on it; `result.step` says where
+ * it stopped), `check` an observation (recorded in `result.checks` as ok or not with its detail; the
+ * scenario goes on).
  */
-export function scenario(result) {
+export function scenario(result, config, { limitMs, proxies = [] }) {
   result.checks = result.checks ?? {};
+  const people = [];
+  const cleanup = async () => {
+    for (const p of people) {
+      result.console = { ...(result.console ?? {}), [p.name]: p.console.slice(-40) };
+      await closeParticipant(p);
+    }
+    for (const proxy of proxies) {
+      await proxy.close();
+    }
+  };
+  deadline(config.limitMs ?? limitMs, result, cleanup);
+  fs.mkdirSync(config.artifacts, { recursive: true });
   return {
+    people,
+    cleanup,
     async step(name, fn) {
       result.step = name;
       log('step', name);

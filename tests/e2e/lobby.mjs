@@ -7,13 +7,10 @@
 // Config on stdin: stack.py's runner_config() plus `interviewerLink`, `candidateLink`,
 // `candidateId`, `interviewerId`, `artifacts`. Prints {"checks": {...}, "error"?}.
 
-import fs from 'node:fs';
 import path from 'node:path';
 
 import {
   CutProxy,
-  closeParticipant,
-  deadline,
   launchParticipant,
   log,
   marks,
@@ -32,19 +29,7 @@ const config = await readConfig();
 const result = { checks: {}, step: null };
 const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
 const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
-const people = [];
-const cleanup = async () => {
-  for (const p of people) {
-    result.console = { ...(result.console ?? {}), [p.name]: p.console.slice(-30) };
-    await closeParticipant(p);
-  }
-  await http.close();
-  await turn.close();
-};
-deadline(config.limitMs ?? 180000, result, cleanup);
-fs.mkdirSync(config.artifacts, { recursive: true });
-
-const { step, check } = scenario(result);
+const { step, check, people, cleanup } = scenario(result, config, { limitMs: 180000, proxies: [http, turn] });
 
 async function screenshot(p, label) {
   await p.page.screenshot({ path: path.join(config.artifacts, `${p.name}-${label}.png`), timeout: 10000 }).catch(e => {

@@ -222,3 +222,20 @@ def observed(result: dict[str, Any], name: str) -> dict[str, Any]:
         )
     assert got["ok"], f"{name}: {got.get('error')}"
     return dict(got)
+
+
+# Screenshots, logs and the runners' JSON of the browser tests.
+ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS") or REPO / "test-artifacts" / "e2e")
+
+
+def require_browser() -> None:
+    """Skip without Debian's Chromium; fail when it is there but another tool the browser tests use is not."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (Debian package chromium): browser tests skipped"
+        print(reason)
+        pytest.skip(reason)
+    missing = missing_tools()
+    if missing:
+        pytest.fail(f"the browser tests need: {', '.join(missing)} (scripts/test installs them)")

@@ -11,13 +11,9 @@ import '../style/screens.css';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { parseIceServers } from './media/ice';
 import { roomAPI } from './state/api';
-import { LobbyModel } from './state/lobby';
-import { accessOfLevel } from './state/phase';
 import { RoomModel } from './state/room';
-import { InterviewSession } from './state/session';
-import { LobbyView, driveLobby, publishEarlyRoom } from './widgets/lobby';
+import { publishEarlyRoom, startRoom } from './widgets/lobby';
 
 function start(): void {
   const roomId = PageConfig.getOption('interviewRoom');
@@ -28,19 +24,9 @@ function start(): void {
   if (role === 'candidate' && PageConfig.getOption('interviewState') === 'ended') {
     return; // nothing to join: the lab shows the end screen
   }
-  const view = new LobbyView(new LobbyModel({ role, title: PageConfig.getOption('interviewTitle') || null }));
   const room = new RoomModel(roomId, { api: roomAPI });
   room.setMe({ role });
-  const session = new InterviewSession({
-    room,
-    roomId,
-    server: ServerConnection.makeSettings(),
-    access: accessOfLevel(PageConfig.getOption('interviewAccess')),
-    media: view.model.media,
-    ice: parseIceServers(PageConfig.getOption('interviewIce'))
-  });
-  const handOff = driveLobby(view, session);
-  publishEarlyRoom({ view, room, session, handOff });
+  publishEarlyRoom(startRoom(room, roomId, ServerConnection.makeSettings()));
 }
 
 if (document.body !== null) {

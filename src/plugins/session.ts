@@ -9,14 +9,11 @@ import { PageConfig } from '@jupyterlab/coreutils';
 import { ITranslator } from '@jupyterlab/translation';
 
 import { PluginIDs } from '../ids';
-import { parseIceServers } from '../media/ice';
-import { LobbyModel } from '../state/lobby';
 import { accessOfLevel } from '../state/phase';
 import { RoomModel } from '../state/room';
-import { InterviewSession } from '../state/session';
-import { IInterviewSession, ILobbyHandOff, IRoomModel } from '../tokens';
+import { IInterviewSession, IRoomModel } from '../tokens';
 import { TRANSLATION_DOMAIN } from '../widgets/common';
-import { LobbyView, driveLobby, findEarlyRoom } from '../widgets/lobby';
+import { findEarlyRoom, startRoom } from '../widgets/lobby';
 
 export const sessionPlugin: JupyterFrontEndPlugin<IInterviewSession> = {
   id: PluginIDs.session,
@@ -36,26 +33,12 @@ export const sessionPlugin: JupyterFrontEndPlugin<IInterviewSession> = {
       // it (a "cannot open" dialog): the room plugin opens the notebook once the server allows.
       PageConfig.setOption('treePath', '');
     }
+    // On a participant's page the early script made them already; elsewhere (the owner's) make them.
     const early = findEarlyRoom(model.roomId);
-    let session: InterviewSession;
-    let lobby: LobbyView;
-    let handOff: ILobbyHandOff;
-    if (early !== null && early.room === model) {
-      ({ session, view: lobby, handOff } = early);
-    } else {
-      lobby = new LobbyView(
-        new LobbyModel({ role: model.me?.role ?? null, title: PageConfig.getOption('interviewTitle') || null })
-      );
-      session = new InterviewSession({
-        room: model as RoomModel, // the core plugin's
-        roomId: model.roomId,
-        server: app.serviceManager.serverSettings,
-        access,
-        media: lobby.model.media,
-        ice: parseIceServers(PageConfig.getOption('interviewIce'))
-      });
-      handOff = driveLobby(lobby, session);
-    }
+    const { session, view: lobby, handOff } =
+      early !== null && early.room === model
+        ? early
+        : startRoom(model as RoomModel, model.roomId, app.serviceManager.serverSettings);
     if (translator !== null) {
       lobby.setTrans(translator.load(TRANSLATION_DOMAIN));
     }

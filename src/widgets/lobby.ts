@@ -5,9 +5,14 @@
  * (`takeLobby`) and shows or hides it with the session's screen.
  */
 
+import { PageConfig } from '@jupyterlab/coreutils';
+
+import { parseIceServers } from '../media/ice';
+import type { IServerLocation } from '../signaling/client';
 import { LobbyModel } from '../state/lobby';
+import { accessOfLevel } from '../state/phase';
 import type { RoomModel } from '../state/room';
-import type { InterviewSession } from '../state/session';
+import { InterviewSession } from '../state/session';
 import type { ILobbyHandOff } from '../tokens';
 import { SVG } from './svg';
 import { ITrans, mediaProblemText, sourceTrans } from './texts';
@@ -427,6 +432,25 @@ export interface IEarlyRoom {
   readonly room: RoomModel;
   readonly session: InterviewSession;
   readonly handOff: ILobbyHandOff;
+}
+
+/**
+ * The lobby and the session of a room page, from its page config (title, access, ICE servers), kept
+ * in step by `driveLobby`: what the early script makes, and the lab when no early script ran.
+ */
+export function startRoom(room: RoomModel, roomId: string, server: IServerLocation): Omit<IEarlyRoom, 'api'> {
+  const view = new LobbyView(
+    new LobbyModel({ role: room.me?.role ?? null, title: PageConfig.getOption('interviewTitle') || null })
+  );
+  const session = new InterviewSession({
+    room,
+    roomId,
+    server,
+    access: accessOfLevel(PageConfig.getOption('interviewAccess')),
+    media: view.model.media,
+    ice: parseIceServers(PageConfig.getOption('interviewIce'))
+  });
+  return { view, room, session, handOff: driveLobby(view, session) };
 }
 
 /** Leave the room where the lab's plugins will look for it. */

@@ -111,13 +111,20 @@ def invite_token(invite_url: str) -> str:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def cleanup_delay() -> float:
+    """jupyter-collaboration's document_cleanup_delay; its default unless a test parametrises it."""
+    return 60.0
+
+
+@pytest.fixture
+def jp_server_config(tmp_path_factory: pytest.TempPathFactory, cleanup_delay: float) -> dict[str, Any]:
     config: dict[str, Any] = json.loads(json.dumps(INTERVIEW_SERVER_CONFIG))
     data = tmp_path_factory.mktemp("interview-data")
     config["InterviewApp"] = {
         "db_path": str(data / "rooms.sqlite"),
         "invite_secret_path": str(data / "invite_secret"),
     }
+    config.setdefault("YDocExtension", {})["document_cleanup_delay"] = cleanup_delay
     return config
 
 

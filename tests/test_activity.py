@@ -18,17 +18,6 @@ from jupyter_interview.server_ext.identity import ROLE_COLORS
 from jupyter_interview.signaling.protocol import validate_payload
 
 
-@pytest.fixture
-def cleanup_delay() -> float:
-    """jupyter-collaboration's document_cleanup_delay; its default unless a test parametrises it."""
-    return 60.0
-
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any], cleanup_delay: float) -> dict[str, Any]:
-    return {**jp_server_config, "YDocExtension": {"document_cleanup_delay": cleanup_delay}}
-
-
 async def live_room(owner: Client, make_room: Any, make_client: Any) -> dict[str, Any]:
     """A live room; a named candidate and an interviewer joined, each with a greeted real-time socket."""
     room = await make_room(waiting_room=False)

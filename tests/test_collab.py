@@ -203,16 +203,6 @@ def interview_app(serverapp: Any) -> Any:
     return next(iter(serverapp.extension_manager.extension_apps["jupyter_interview"]))
 
 
-@pytest.fixture
-def cleanup_delay() -> float:
-    """jupyter-collaboration's document_cleanup_delay; its default unless a test parametrises it."""
-    return 60.0
-
-
-@pytest.fixture
-def jp_server_config(jp_server_config: dict[str, Any], cleanup_delay: float) -> dict[str, Any]:
-    return {**jp_server_config, "YDocExtension": {"document_cleanup_delay": cleanup_delay}}
-
 
 def test_collaboration_route_is_served_by_the_interview_handler(jp_serverapp: Any, jp_base_url: str) -> None:
     request = HTTPServerRequest(

@@ -6,7 +6,8 @@
 'use strict';
 
 const path = require('path');
-const webpack = require('webpack');
+
+const run = require('./webpack-run');
 
 const production = process.argv.includes('--production');
 const root = path.resolve(__dirname, '..');
@@ -18,7 +19,8 @@ const config = {
   output: {
     path: path.join(root, 'jupyter_interview', 'static'),
     filename: 'lobby.js',
-    clean: true
+    // The participant app's folder (scripts/build-app.js) is not the lobby's to remove.
+    clean: { keep: /^app[\\/]/ }
   },
   module: {
     rules: [{ test: /\.css$/, use: [require.resolve('style-loader'), require.resolve('css-loader')] }]
@@ -26,22 +28,4 @@ const config = {
   performance: { hints: false }
 };
 
-webpack(config, (error, stats) => {
-  if (error) {
-    console.error(error);
-    process.exit(1);
-  }
-  const info = stats.toJson({ all: false, errors: true, warnings: true, assets: true });
-  for (const warning of info.warnings) {
-    console.warn(warning.message ?? warning);
-  }
-  if (stats.hasErrors()) {
-    for (const e of info.errors) {
-      console.error(e.message ?? e);
-    }
-    process.exit(1);
-  }
-  for (const asset of info.assets) {
-    console.log(`lobby: ${asset.name} ${(asset.size / 1024).toFixed(1)} KiB`);
-  }
-});
+run('lobby', config);

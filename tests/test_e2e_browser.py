@@ -136,6 +136,19 @@ def test_candidate_has_no_notes_tab_and_notes_api_is_403(interview: dict[str, An
     assert (got["candidate"], got["interviewer"]) == (403, 200)
 
 
+def test_participants_get_the_participant_app_without_server_events(interview: dict[str, Any]) -> None:
+    got = observed(interview, "both pages are the participant app, with no server-event socket")
+    assert got["eventSockets"] == {"interviewer": 0, "candidate": 0}
+
+
+def test_math_in_markdown_is_typeset_in_the_participant_app(interview: dict[str, Any]) -> None:
+    # MathJax loads only for math there (src/app/mathjax.ts): a formula still gets it.
+    assert (
+        observed(interview, "a formula in a Markdown cell is typeset (MathJax loads for math)")["formulas"]
+        >= 1
+    )
+
+
 def test_muting_shows_on_the_other_side(interview: dict[str, Any]) -> None:
     observed(interview, "muting the microphone and camera shows on the other side")
 

@@ -21,14 +21,18 @@ def run(*args: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
 
 
-@pytest.mark.skipif(not Path(JUPYTER).exists(), reason="the jupyter command is not installed beside this Python")
+@pytest.mark.skipif(
+    not Path(JUPYTER).exists(), reason="the jupyter command is not installed beside this Python"
+)
 def test_server_extension_is_enabled_and_loads() -> None:
     out = run("server", "extension", "list")
     assert re.search(r"jupyter_interview\s+enabled", out), out
     assert re.search(r"jupyter_interview \S+ OK", out), out
 
 
-@pytest.mark.skipif(not Path(JUPYTER).exists(), reason="the jupyter command is not installed beside this Python")
+@pytest.mark.skipif(
+    not Path(JUPYTER).exists(), reason="the jupyter command is not installed beside this Python"
+)
 def test_lab_extension_is_installed_enabled_and_ok() -> None:
     out = run("labextension", "list")
     line = next(line for line in out.splitlines() if "jupyter-interview" in line)
@@ -43,3 +47,12 @@ def test_the_lobby_bundle_is_built_where_the_server_serves_it_from() -> None:
     assert LOBBY_FILE.is_file(), f"{LOBBY_FILE} is missing: npm run build (pip install builds it)"
     assert b"jupyter-interview.lobby" in LOBBY_FILE.read_bytes()
     assert lobby_version() is not None
+
+
+def test_the_participant_app_is_built_where_the_server_serves_it_from() -> None:
+    # Without it a participant gets JupyterLab's own page (every core plugin, slower to load).
+    from jupyter_interview.server_ext.lobby import APP_FILE, bundle_version
+
+    assert APP_FILE.is_file(), f"{APP_FILE} is missing: npm run build (pip install builds it)"
+    assert b"_JUPYTERLAB" in APP_FILE.read_bytes()  # a module federation host for the lab's extensions
+    assert bundle_version(APP_FILE) is not None

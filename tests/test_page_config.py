@@ -111,6 +111,10 @@ def lobby_src(body: bytes) -> str | None:
     return found.group(1).decode() if found else None
 
 
+LAB_BUNDLE = re.compile(rb'<script[^>]*\bsrc="[^"]*/static/lab/main\.[0-9a-f]+\.js')
+APP_BUNDLE = rb"static/jupyter_interview/app/bundle.js?v="
+
+
 async def test_participant_page_runs_the_lobby_first_and_the_owner_page_has_none(
     owner: Any, make_room: Any, make_client: Any
 ) -> None:
@@ -139,9 +143,24 @@ async def test_participant_page_runs_the_lobby_first_and_the_owner_page_has_none
         got = await client.request("GET", src[len(cfg["baseUrl"]) :])
         assert got.code == 200
         assert b"jupyter-interview.lobby" in got.body  # the bundle that publishes the lobby
+        # The participant app in place of JupyterLab's bundle: fetched at once, run after the
+        # lobby has painted (an inline script adds it), with the extensions' remote entries.
+        assert LAB_BUNDLE.search(r.body) is None
+        app = re.search(
+            rb'<link rel="preload" as="script" href="([^"]*app/bundle\.js\?v=[0-9a-f]+)">', r.body
+        )
+        assert app is not None, r.body[:3000]
+        assert json.dumps(app.group(1).decode()).encode() in r.body  # the inline script's URL
+        assert re.search(
+            rb'<link rel="preload" as="script" href="[^"]*/jupyter-interview/static/remoteEntry', r.body
+        )
+        got = await client.request("GET", app.group(1).decode()[len(cfg["baseUrl"]) :])
+        assert got.code == 200
+        assert b"_JUPYTERLAB" in got.body  # the federated extensions' containers
     r = await owner.request("GET", nb, headers={"Accept": "text/html"})
     assert r.code == 200
     assert lobby_src(r.body) is None
+    assert LAB_BUNDLE.search(r.body) is not None and APP_BUNDLE not in r.body  # JupyterLab's own
     owners = page_config(r.body)
     assert "interviewTitle" not in owners and "interviewIce" not in owners
     # A room page is interview mode for the owner too: no news or update pop-ups (the lab's own
@@ -161,18 +180,27 @@ async def test_lobby_page_needs_a_session_like_the_lab_page(make_room: Any, make
     assert lobby_src(r.body or b"") is None
 
 
-def test_lobby_tag_goes_before_the_first_bundle_or_at_the_end_of_head() -> None:
-    from jupyter_interview.server_ext.lobby import with_lobby
+def test_participant_page_puts_the_lobby_first_and_the_app_in_place_of_the_lab() -> None:
+    from jupyter_interview.server_ext.lobby import participant_page
 
     page = (
         '<html><head><script id="jupyter-config-data" type="application/json">{}</script>'
         '<script defer="defer" src="/static/lab/main.js"></script></head><body></body></html>'
     )
-    out = with_lobby(page, "/l.js?v=1")
-    assert out.index('src="/l.js?v=1"') < out.index('src="/static/lab/main.js"')
-    assert out.index('src="/l.js?v=1"') > out.index("jupyter-config-data")
-    bare = with_lobby("<html><head><title>x</title></head></html>", "/l.js")
+    lobby_only = participant_page(page, "/l.js?v=1")
+    assert lobby_only.index('src="/l.js?v=1"') < lobby_only.index('src="/static/lab/main.js"')
+    assert lobby_only.index('src="/l.js?v=1"') > lobby_only.index("jupyter-config-data")
+    both = participant_page(page, "/l.js?v=1", "/app.js?v=2", ["/ext/remoteEntry.js"])
+    assert "/static/lab/main.js" not in both
+    assert both.index('<link rel="preload" as="script" href="/app.js?v=2">') < both.index('src="/l.js?v=1"')
+    assert '<link rel="preload" as="script" href="/ext/remoteEntry.js">' in both
+    assert both.index('src="/l.js?v=1"') < both.index('s.src="/app.js?v=2"')  # run after the lobby
+    bare = participant_page("<html><head><title>x</title></head></html>", "/l.js")
     assert bare.index('src="/l.js"') < bare.index("</head>")
+    # A base URL is the operator's, but stays inert in the attribute and in the inline script.
+    odd = participant_page(page, None, '/a"b</script>.js')
+    assert '"b</script>' not in odd and 'href="/a&quot;b&lt;/script&gt;.js"' in odd
+    assert "\\u003c/script>" in odd
 
 
 async def test_a_hostile_room_title_stays_data_in_the_lobby_page(make_room: Any, make_client: Any) -> None:

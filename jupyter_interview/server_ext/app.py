@@ -117,7 +117,8 @@ class InterviewApp(ExtensionApp):
     description = "Live technical interviews on Jupyter: rooms, invites and roles."
     extension_url = "/lab"
     load_other_extensions = True
-    # The lobby bundle (static/lobby.js), served at {base_url}static/jupyter_interview/.
+    # The lobby bundle (static/lobby.js) and the participant app (static/app/), served at
+    # {base_url}static/jupyter_interview/.
     static_paths = [os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")]  # noqa: RUF012
 
     # Used when launched as `jupyter interview serve`: the server itself becomes interview-aware.
@@ -216,6 +217,14 @@ class InterviewApp(ExtensionApp):
         True,
         config=True,
         help="Disable lab plugins (terminal, extension manager, ...) for invite identities.",
+    )
+
+    participant_app = Bool(
+        True,
+        config=True,
+        help="Serve interviewers and candidates the participant app: JupyterLab with only the plugins an"
+        " interview uses (it loads faster). False: JupyterLab's own page, with every plugin the"
+        " server does not disable for participants.",
     )
 
     reconnect_grace_s = Float(
@@ -492,7 +501,13 @@ class InterviewApp(ExtensionApp):
             from jupyter_interview.server_ext.lobby import LOBBY_PAGE_ROUTE, LobbyPageHandler
 
             # The handler reads the lab's settings, kept under the lab app's name.
-            self.handlers.append((LOBBY_PAGE_ROUTE, LobbyPageHandler, {"name": LabApp.name}))
+            self.handlers.append(
+                (
+                    LOBBY_PAGE_ROUTE,
+                    LobbyPageHandler,
+                    {"name": LabApp.name, "participant_app": self.participant_app},
+                )
+            )
         if YDOC_EXTENSION in self.serverapp.extension_manager.extensions:
             # Same route as jupyter-collaboration's socket: ours was added first, so it matches first
             # (tornado tries rules in the order they were added). Its server objects are reached at

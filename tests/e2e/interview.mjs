@@ -172,6 +172,15 @@ try {
   });
   const I = interviewer.page;
   const C = candidate.page;
+  // JupyterLab's server-event socket: the server refuses it a participant, so the app opens none.
+  const eventSockets = { interviewer: 0, candidate: 0 };
+  for (const [name, p] of [['interviewer', I], ['candidate', C]]) {
+    p.on('websocket', ws => {
+      if (/\/api\/events\/subscribe/.test(ws.url())) {
+        eventSockets[name] += 1;
+      }
+    });
+  }
 
   await step('the interviewer opens the link and enters', async () => {
     await I.goto(config.interviewerLink, { timeout: 60000 });
@@ -320,6 +329,35 @@ try {
       throw new Error(`the candidate's page has ${candidateButtons} history buttons`);
     }
     return { ariaLabel: label, text, candidateButtons };
+  });
+  await check('both pages are the participant app, with no server-event socket', async () => {
+    const pages = {};
+    for (const [name, p] of [['interviewer', I], ['candidate', C]]) {
+      pages[name] = await p.evaluate(() => ({
+        app: !!document.querySelector('script[src*="/static/jupyter_interview/app/bundle.js"]'),
+        lab: !!document.querySelector('script[src*="/static/lab/main."]')
+      }));
+      if (!pages[name].app || pages[name].lab) {
+        throw new Error(`${name}: ${JSON.stringify(pages[name])}`);
+      }
+    }
+    if (eventSockets.interviewer + eventSockets.candidate !== 0) {
+      throw new Error(`api/events/subscribe sockets: ${JSON.stringify(eventSockets)}`);
+    }
+    return { pages, eventSockets };
+  });
+  await check('a formula in a Markdown cell is typeset (MathJax loads for math)', async () => {
+    const before = await C.locator('mjx-container').count();
+    const cell = C.locator('.jp-NotebookPanel .jp-CodeCell').first();
+    await cell.click({ timeout: 5000 });
+    await C.keyboard.press('Escape');
+    await C.keyboard.press('b'); // a new cell below, in command mode
+    await C.keyboard.press('m'); // as Markdown
+    await C.keyboard.press('Enter');
+    await C.keyboard.type('Runs in $O(n \\log n)$ time.', { delay: 10 });
+    await C.keyboard.press('Shift+Enter');
+    await until('a typeset formula', async () => (await C.locator('.jp-MarkdownCell mjx-container').count()) > before, 20000);
+    return { formulas: await C.locator('mjx-container').count() };
   });
   await check('notes API answers 403 to the candidate and 200 to the interviewer', async () => {
     const get = (page, room) =>

@@ -99,7 +99,7 @@ try {
   let release;
   const released = new Promise(resolve => (release = resolve));
   let held = 0;
-  await C.route(/\/static\/lab\/main\.[0-9a-f]+\.js/, async route => {
+  await C.route(/\/static\/(lab\/main\.[0-9a-f]+|jupyter_interview\/app\/bundle)\.js/, async route => {
     held += 1;
     await released;
     await route.continue();

@@ -1,0 +1,95 @@
+/**
+ * Module federation with the lab's federated extensions, as JupyterLab's own page does it: each
+ * extension's remote entry defines a container on `window._JUPYTERLAB`; initialised with our share
+ * scope, it can take the app's shared packages (the `@jupyterlab/*`, `@lumino/*` singletons) and
+ * offer its own. No DOM or lab imports here: this runs before the app is imported.
+ */
+
+/** An extension as the page config lists it (`federated_extensions`). */
+export interface IFederatedExtension {
+  name: string;
+  load: string;
+  extension?: string;
+  mimeExtension?: string;
+  style?: string;
+}
+
+interface IContainer {
+  init(scope: unknown): Promise<void> | void;
+  get(module: string): Promise<() => any>;
+}
+
+declare const __webpack_init_sharing__: (scope: string) => Promise<void>;
+declare const __webpack_share_scopes__: { default: unknown };
+
+declare global {
+  interface Window {
+    _JUPYTERLAB?: Record<string, IContainer>;
+  }
+}
+
+function configData(): Record<string, any> {
+  const element = document.getElementById('jupyter-config-data');
+  return element?.textContent ? JSON.parse(element.textContent) : {};
+}
+
+/** The page's federated extensions. */
+export function federatedExtensions(): IFederatedExtension[] {
+  const listed = configData()['federated_extensions'];
+  return Array.isArray(listed) ? listed : [];
+}
+
+function loadScript(url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.async = true;
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error(`could not load ${url}`));
+    script.src = url;
+    document.head.appendChild(script);
+  });
+}
+
+/** Load an extension's remote entry and initialise its container with the app's share scope. */
+async function loadContainer(extension: IFederatedExtension): Promise<void> {
+  const base = String(configData()['fullLabextensionsUrl'] ?? '');
+  await loadScript(`${base}/${extension.name}/${extension.load}`);
+  await __webpack_init_sharing__('default');
+  const container = window._JUPYTERLAB?.[extension.name];
+  if (!container) {
+    throw new Error(`the remote entry of ${extension.name} defined no container`);
+  }
+  await container.init(__webpack_share_scopes__.default);
+}
+
+/** The modules an extension exposes (its plugins, renderers, style), tagged with its scope. */
+export interface ILoadedExtension {
+  name: string;
+  extension?: any;
+  mimeExtension?: any;
+  style?: any;
+}
+
+async function exposed(container: IContainer, scope: string, module: string | undefined): Promise<any> {
+  if (!module) {
+    return undefined;
+  }
+  const instance = (await container.get(module))();
+  instance.__scope__ = scope;
+  return instance;
+}
+
+/**
+ * Load an extension: its container, then the modules it exposes (fetched in parallel). `withStyle`
+ * false skips its style (a disabled extension's).
+ */
+export async function loadExtension(extension: IFederatedExtension, withStyle: boolean): Promise<ILoadedExtension> {
+  await loadContainer(extension);
+  const container = window._JUPYTERLAB![extension.name];
+  const [plugins, renderers, style] = await Promise.all([
+    exposed(container, extension.name, extension.extension),
+    exposed(container, extension.name, extension.mimeExtension),
+    exposed(container, extension.name, withStyle ? extension.style : undefined)
+  ]);
+  return { name: extension.name, extension: plugins, mimeExtension: renderers, style };
+}

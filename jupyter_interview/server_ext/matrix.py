@@ -90,7 +90,7 @@ RULES: tuple[Rule, ...] = (
         GLOBAL,
         P,
         P,
-        "a room path's page: the lobby first, the caller's own ICE servers",
+        "a room path's page: the lobby first, the participant app, the caller's own ICE servers",
     ),
     _rule("lab assets", "GET", r"(static|lab/extensions)/.+", GLOBAL, P, P, "static files"),
     _rule("settings (read)", "GET", r"lab/api/settings(/.*)?", GLOBAL, P, P, "writes refused"),

@@ -53,6 +53,7 @@ def bundle_version(path: Path) -> str | None:
 
 
 def lobby_version() -> str | None:
+    """The lobby bundle's content hash, or None when it was not built."""
     return bundle_version(LOBBY_FILE)
 
 

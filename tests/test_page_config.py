@@ -23,11 +23,18 @@ def _fake_labextension(root: Path, name: str) -> None:
 
 
 @pytest.fixture
+def participant_app() -> bool:
+    """InterviewApp.participant_app; a test parametrizes it to False."""
+    return True
+
+
+@pytest.fixture
 def jp_server_config(
-    jp_server_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+    jp_server_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, participant_app: bool
 ) -> dict[str, Any]:
     # The plugin's config, plus a labextensions folder of the test's own: the page config lists its two.
     config = jp_server_config
+    config.setdefault("InterviewApp", {})["participant_app"] = participant_app
     labext = tmp_path_factory.mktemp("labextensions")
     for name in ("nbdime-jupyterlab", "jupyter-interview"):
         _fake_labextension(labext, name)
@@ -178,6 +185,23 @@ async def test_lobby_page_needs_a_session_like_the_lab_page(make_room: Any, make
     )
     assert r.code in (302, 403), r.code
     assert lobby_src(r.body or b"") is None
+
+
+@pytest.mark.parametrize("participant_app", [False])
+async def test_without_the_participant_app_participants_get_jupyterlabs_page(
+    make_room: Any, make_client: Any, participant_app: bool
+) -> None:
+    room = await make_room()
+    cand = make_client()
+    assert (await cand.join(room["invites"]["candidate"])).code == 302
+    r = await cand.request(
+        "GET", f"lab/tree/interviews/{room['id']}/interview.ipynb", headers={"Accept": "text/html"}
+    )
+    assert r.code == 200
+    assert LAB_BUNDLE.search(r.body) is not None and APP_BUNDLE not in r.body
+    src = lobby_src(r.body)
+    assert src is not None  # the lobby still runs first
+    assert r.body.index(src.encode()) < LAB_BUNDLE.search(r.body).start()  # type: ignore[union-attr]
 
 
 def test_participant_page_puts_the_lobby_first_and_the_app_in_place_of_the_lab() -> None:

@@ -2,7 +2,7 @@
  * Module federation with the lab's federated extensions, as JupyterLab's own page does it: each
  * extension's remote entry defines a container on `window._JUPYTERLAB`; initialised with our share
  * scope, it can take the app's shared packages (the `@jupyterlab/*`, `@lumino/*` singletons) and
- * offer its own. No DOM or lab imports here: this runs before the app is imported.
+ * offer its own. The page config is read directly here (as JSON, not PageConfig's strings).
  */
 
 /** An extension as the page config lists it (`federated_extensions`). */

@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from limits.storage import RedisStorage
+from tornado.ioloop import IOLoop
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Type, Unicode, default
 
 from jupyter_interview.rooms import ice
@@ -500,6 +501,9 @@ class InterviewApp(ExtensionApp):
 
             from jupyter_interview.server_ext.lobby import LOBBY_PAGE_ROUTE, LobbyPageHandler
 
+            # The lab's settings listing from memory: its routes are added after ours (extensions load
+            # in name order), so its handler is swapped once they are in, before the first request.
+            IOLoop.current().add_callback(self._cache_lab_settings)
             # The handler reads the lab's settings, kept under the lab app's name.
             self.handlers.append(
                 (
@@ -513,6 +517,13 @@ class InterviewApp(ExtensionApp):
             # (tornado tries rules in the order they were added). Its server objects are reached at
             # the first request, since jupyter_server_ydoc initialises after us.
             self.handlers.append((COLLAB_ROUTE, RoomDocSocketHandler, {"sockets": self.collab_sockets}))
+
+    def _cache_lab_settings(self) -> None:
+        from jupyter_interview.server_ext.settings_cache import install_settings_cache
+
+        assert self.serverapp is not None
+        swapped = install_settings_cache(self.serverapp.web_app)
+        self.log.debug("jupyter_interview: the lab's settings listing cached (%d routes)", swapped)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.hub.start()

@@ -2,8 +2,10 @@
  * Module federation with the lab's federated extensions, as JupyterLab's own page does it: each
  * extension's remote entry defines a container on `window._JUPYTERLAB`; initialised with our share
  * scope, it can take the app's shared packages (the `@jupyterlab/*`, `@lumino/*` singletons) and
- * offer its own. The page config is read directly here (as JSON, not PageConfig's strings).
+ * offer its own.
  */
+
+import { PageConfig } from '@jupyterlab/coreutils';
 
 /** An extension as the page config lists it (`federated_extensions`). */
 export interface IFederatedExtension {
@@ -28,14 +30,9 @@ declare global {
   }
 }
 
-function configData(): Record<string, any> {
-  const element = document.getElementById('jupyter-config-data');
-  return element?.textContent ? JSON.parse(element.textContent) : {};
-}
-
-/** The page's federated extensions. */
+/** The page's federated extensions (PageConfig keeps the page config's lists as JSON text). */
 export function federatedExtensions(): IFederatedExtension[] {
-  const listed = configData()['federated_extensions'];
+  const listed = JSON.parse(PageConfig.getOption('federated_extensions') || '[]');
   return Array.isArray(listed) ? listed : [];
 }
 
@@ -52,7 +49,7 @@ function loadScript(url: string): Promise<void> {
 
 /** Load an extension's remote entry and initialise its container with the app's share scope. */
 async function loadContainer(extension: IFederatedExtension): Promise<void> {
-  const base = String(configData()['fullLabextensionsUrl'] ?? '');
+  const base = PageConfig.getOption('fullLabextensionsUrl');
   await loadScript(`${base}/${extension.name}/${extension.load}`);
   await __webpack_init_sharing__('default');
   const container = window._JUPYTERLAB?.[extension.name];

@@ -7,9 +7,9 @@
 // Prints one JSON line: {"rounds": [{...figures in ms...}], "error"?}.
 
 import {
-  CutProxy,
   callTrace,
   closeParticipant,
+  CutProxy,
   deadline,
   launchParticipant,
   log,
@@ -18,6 +18,7 @@ import {
   recovery,
   rewriteTurnPort,
   sleep,
+  stackProxies,
   tid,
   until,
   videoFlowing
@@ -26,8 +27,7 @@ import { readConfig } from '../tests/e2e/lib.mjs';
 
 const config = await readConfig();
 const result = { rounds: [] };
-const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
-const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
+const { http, turn } = stackProxies(config);
 // The baseline goes through the same kind of proxy, so both pages pay the same loopback hop.
 const plainHttp = new CutProxy('plain', config.plainProxyPort, config.plainPort);
 const open = new Set();

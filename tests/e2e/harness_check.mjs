@@ -5,7 +5,6 @@
 // could pass with a cut that cuts nothing.
 
 import {
-  CutProxy,
   bytesSince,
   closeParticipant,
   deadline,
@@ -14,16 +13,15 @@ import {
   mediaStats,
   readConfig,
   sleep,
+  stackProxies,
   until,
   videoFlowing
 } from './lib.mjs';
 
 const config = await readConfig();
 const result = { steps: [] };
-const proxies = [
-  new CutProxy('http', config.httpProxyPort, config.serverPort),
-  new CutProxy('turn', config.turnProxyPort, config.turnPort)
-];
+const { http, turn } = stackProxies(config);
+const proxies = [http, turn];
 const people = [];
 const cleanup = async () => {
   for (const p of people) {
@@ -98,7 +96,7 @@ try {
   result.connectMs = Date.now() - t0;
   result.offerRelays = sdp.offerRelays;
   result.before = await mediaStats(candidate.page);
-  result.turnProxyAccepted = proxies[1].accepted;
+  result.turnProxyAccepted = turn.accepted;
   log('media flows both ways in', result.connectMs, 'ms; candidate path', result.before.localTypes.join(','));
 
   await Promise.all(proxies.map(p => p.sever()));

@@ -8,20 +8,20 @@
 import path from 'node:path';
 
 import {
-  CutProxy,
+  acceptDialog,
   bytesSince,
   callTrace,
-  acceptDialog,
   launchParticipant,
   log,
   marks,
   mediaStats,
   passDeviceCheck,
   readConfig,
-  scenario,
   recovery,
   rewriteTurnPort,
+  scenario,
   sleep,
+  stackProxies,
   tid,
   until,
   videoFlowing
@@ -29,8 +29,7 @@ import {
 
 const config = await readConfig();
 const result = { checks: {}, step: null, screenshots: [], figures: {} };
-const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
-const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
+const { http, turn } = stackProxies(config);
 const { step, check, people, cleanup } = scenario(result, config, { limitMs: 300000, proxies: [http, turn] });
 
 async function screenshot(p, label) {

@@ -130,6 +130,17 @@ export class CutProxy {
   }
 }
 
+/**
+ * The candidate's two paths through stack.py's stack, each a CutProxy: HTTP and websockets to the
+ * server (`http`), TCP to coturn (`turn`). Call `start()` on each before use.
+ */
+export function stackProxies(config) {
+  return {
+    http: new CutProxy('http', config.httpProxyPort, config.serverPort),
+    turn: new CutProxy('turn', config.turnProxyPort, config.turnPort)
+  };
+}
+
 /** Runs in every page before its scripts: keeps the page's peer connections and first-seen times. */
 function probe() {
   const e2e = { marks: {}, peers: [], offline: [] };

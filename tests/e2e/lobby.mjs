@@ -10,16 +10,16 @@
 import path from 'node:path';
 
 import {
-  CutProxy,
   launchParticipant,
   log,
   marks,
   mediaStats,
   passDeviceCheck,
   readConfig,
-  scenario,
   rewriteTurnPort,
+  scenario,
   sleep,
+  stackProxies,
   tid,
   until,
   videoFlowing
@@ -27,8 +27,7 @@ import {
 
 const config = await readConfig();
 const result = { checks: {}, step: null };
-const http = new CutProxy('http', config.httpProxyPort, config.serverPort);
-const turn = new CutProxy('turn', config.turnProxyPort, config.turnPort);
+const { http, turn } = stackProxies(config);
 const { step, check, people, cleanup } = scenario(result, config, { limitMs: 180000, proxies: [http, turn] });
 
 async function screenshot(p, label) {

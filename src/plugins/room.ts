@@ -447,20 +447,20 @@ export const roomPlugin: JupyterFrontEndPlugin<void> = {
         ? confineBrowser(browser, folder(), () => session.access)
         : null;
 
-    const onAccess = (): void => {
+    // Read-only cells and the kernel's release follow the access and the screen (End).
+    const reapply = (): void => {
       for (const apply of appliers.values()) {
         apply();
       }
+    };
+    const onAccess = (): void => {
+      reapply();
       keepInRoom?.();
       void openNotebook();
     };
     session.accessChanged.connect(onAccess);
     session.recordChanged.connect(onAccess);
-    session.screenChanged.connect(() => {
-      for (const apply of appliers.values()) {
-        apply();
-      }
-    });
+    session.screenChanged.connect(reapply);
     void app.restored.then(() => {
       // The notebook first: a Join pressed in the lobby before now opens the socket and the call now.
       handle.lobby.labReady();

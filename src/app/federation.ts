@@ -76,17 +76,34 @@ async function exposed(container: IContainer, scope: string, module: string | un
   return instance;
 }
 
+/** An extension being loaded: `requested` once its modules' requests are out, `loaded` once in. */
+export interface ILoadingExtension {
+  requested: Promise<void>;
+  loaded: Promise<ILoadedExtension>;
+}
+
 /**
  * Load an extension: its container, then the modules it exposes (fetched in parallel). `withStyle`
  * false skips its style (a disabled extension's).
  */
-export async function loadExtension(extension: IFederatedExtension, withStyle: boolean): Promise<ILoadedExtension> {
-  await loadContainer(extension);
-  const container = window._JUPYTERLAB![extension.name];
-  const [plugins, renderers, style] = await Promise.all([
-    exposed(container, extension.name, extension.extension),
-    exposed(container, extension.name, extension.mimeExtension),
-    exposed(container, extension.name, withStyle ? extension.style : undefined)
-  ]);
-  return { name: extension.name, extension: plugins, mimeExtension: renderers, style };
+export function loadExtension(extension: IFederatedExtension, withStyle: boolean): ILoadingExtension {
+  const initialised = loadContainer(extension);
+  // Registered first, so the modules are asked for before `requested` settles.
+  const modules = initialised.then(() => {
+    const container = window._JUPYTERLAB![extension.name];
+    return Promise.all([
+      exposed(container, extension.name, extension.extension),
+      exposed(container, extension.name, extension.mimeExtension),
+      exposed(container, extension.name, withStyle ? extension.style : undefined)
+    ]);
+  });
+  return {
+    requested: initialised,
+    loaded: modules.then(([plugins, renderers, style]) => ({
+      name: extension.name,
+      extension: plugins,
+      mimeExtension: renderers,
+      style
+    }))
+  };
 }

@@ -38,6 +38,7 @@ import uiComponentsExtension from '@jupyterlab/ui-components-extension';
 import { noServerEventsPlugin } from './events';
 import { noLauncherPlugin } from './launcher';
 import { onlyWithMath } from './mathjax';
+import { settingsPlugin } from './settings';
 
 // JupyterLab's MathJax plugin, loading MathJax only for math (./mathjax).
 const lazyMathJaxPlugin: JupyterFrontEndPlugin<ILatexTypesetter> = {
@@ -47,7 +48,7 @@ const lazyMathJaxPlugin: JupyterFrontEndPlugin<ILatexTypesetter> = {
 
 /** Plugins of the bundled packages swapped for ours (same id). */
 const REPLACED = new Map<string, unknown>(
-  [noServerEventsPlugin, lazyMathJaxPlugin].map(plugin => [plugin.id, plugin])
+  [noServerEventsPlugin, lazyMathJaxPlugin, settingsPlugin].map(plugin => [plugin.id, plugin])
 );
 
 /** Plugins of the bundled packages left out: they need a service no plugin here provides. */

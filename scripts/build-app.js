@@ -7,6 +7,8 @@
 // chunk requests, six at a time over HTTP/1.1. Only what code loads on demand (MathJax, languages)
 // is in chunks.
 // Usage: node scripts/build-app.js [--production]
+// For profiling: APP_DEVTOOL=source-map with --production keeps source maps; APP_STATS=out.json
+// writes which modules each chunk holds.
 'use strict';
 
 const fs = require('fs');
@@ -35,7 +37,7 @@ for (const name of Object.keys(core.resolutions)) {
 
 const config = {
   mode: production ? 'production' : 'development',
-  devtool: production ? false : 'source-map',
+  devtool: production ? process.env.APP_DEVTOOL || false : 'source-map',
   entry: { bundle: path.join(root, 'lib', 'app', 'index.js') },
   output: {
     path: path.join(root, 'jupyter_interview', 'static', 'app'),
@@ -61,7 +63,17 @@ const config = {
     ]
   },
   resolve: {
-    fallback: { url: false, buffer: false, crypto: false, path: false, fs: false, process: false }
+    fallback: { url: false, buffer: false, crypto: false, path: false, fs: false, process: false },
+    // One copy of Jupyter's web components: @jupyterlab/shortcuts-extension 5.4 asks for ^0.16 and
+    // so brings its own 0.16 (about 200 modules) beside the 0.17 that @jupyterlab/ui-components
+    // uses. A singleton runs in its highest version, so the 0.16 copy was only bytes to download
+    // and parse.
+    alias: Object.fromEntries(
+      ['@jupyter/web-components', '@jupyter/react-components'].map(name => [
+        name,
+        path.join(root, 'node_modules', name)
+      ])
+    )
   },
   plugins: [
     new webpack.container.ModuleFederationPlugin({
@@ -75,8 +87,17 @@ const config = {
 
 run('app', config, stats => {
   if (process.env.APP_STATS) {
-    // For looking into what the app loads: APP_STATS=stats.json node scripts/build-app.js
-    const modules = { all: false, chunks: true, chunkModules: true, nestedModules: true, ids: true };
+    // For looking into what the app loads (every module, nested ones too).
+    const modules = {
+      all: false,
+      chunks: true,
+      chunkModules: true,
+      nestedModules: true,
+      dependentModules: true,
+      modulesSpace: Infinity,
+      nestedModulesSpace: Infinity,
+      ids: true
+    };
     fs.writeFileSync(process.env.APP_STATS, JSON.stringify(stats.toJson(modules)));
   }
 });

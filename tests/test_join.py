@@ -155,6 +155,23 @@ async def test_rejection_page_is_html_for_browsers(make_room: Any, make_client: 
     )
     assert r.code == 401
     assert b"malformed" in r.body and b"<html" in r.body
+    assert b"<h1>This invite cannot be used</h1>" in r.body
+
+
+async def test_rejection_page_names_an_ended_interview(owner: Any, make_room: Any, make_client: Any) -> None:
+    room = await make_room()
+    assert (await owner.json("POST", f"interview/api/rooms/{room['id']}/end"))[0] == 200
+    token = invite_token(room["invites"]["candidate"])
+    r = await make_client().request(
+        "GET", f"interview/join/{room['id']}?invite={token}", headers={"Accept": "text/html"}
+    )
+    assert r.code == 401
+    assert (
+        b"<title>This interview has ended</title>" in r.body
+        and b"<h1>This interview has ended</h1>" in r.body
+    )
+    assert b"its links no longer open it" in r.body and b"<code>room_ended</code>" in r.body
+    assert r.headers.get("Cache-Control") == "no-store"
 
 
 async def test_revoking_an_invite_ends_its_sessions(owner: Any, make_room: Any, make_client: Any) -> None:

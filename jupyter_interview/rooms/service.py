@@ -360,7 +360,9 @@ class RoomService:
                 "this invite was revoked; ask the interviewer for a new link", code="revoked"
             )
         if room.state is RoomState.ENDED:
-            raise Unauthenticated("this interview has ended", code="room_ended")
+            raise Unauthenticated(
+                "the interviewer has ended this interview, so its links no longer open it", code="room_ended"
+            )
         async with self._write_lock:
             now = self.clock()
             p = self._participants[claims.sub]

@@ -429,10 +429,19 @@ class OpenAPIHandler(InterviewHandler):
         self.reply(spec)
 
 
-JOIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;line-height:1.5}}
-code{{background:#eee;padding:0 .3em}}</style></head>
-<body><h1>{title}</h1><p>{message}</p><p>Reason: <code>{code}</code></p></body></html>"""
+JOIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<style>:root{{color-scheme:light dark}}
+body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;line-height:1.5}}
+code{{background:rgba(128,128,128,.2);padding:0 .3em}}.reason{{opacity:.7;font-size:.9em}}</style></head>
+<body><h1>{title}</h1><p>{message}</p><p class="reason">Reason: <code>{code}</code></p></body></html>"""
+
+# The join page's title for the reasons a candidate meets most; others by status.
+JOIN_TITLES = {
+    "room_ended": "This interview has ended",
+    "expired": "This invite has expired",
+    "revoked": "This invite was withdrawn",
+}
 
 
 class JoinHandler(JupyterHandler):
@@ -452,7 +461,7 @@ class JoinHandler(JupyterHandler):
             self.finish(json.dumps({"error": {"code": code, "message": message}}))
             return
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        title = "This invite cannot be used" if status == 401 else "Cannot join"
+        title = JOIN_TITLES.get(code) or ("This invite cannot be used" if status == 401 else "Cannot join")
         self.finish(JOIN_PAGE.format(title=title, message=html.escape(message), code=html.escape(code)))
 
     @allow_unauthenticated

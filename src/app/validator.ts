@@ -52,6 +52,18 @@ export function schemaDefaults(schema: ISettingRegistry.ISchema): ReadonlyPartia
   return composite;
 }
 
+/** `schemaDefaults(schema)`, or null for a schema it does not model (Ajv's, then). */
+function modelledDefaults(schema: ISettingRegistry.ISchema): ReadonlyPartialJSONObject | null {
+  try {
+    return schemaDefaults(schema);
+  } catch (error) {
+    if (error instanceof Unmodelled) {
+      return null;
+    }
+    throw error;
+  }
+}
+
 function resolve(schema: any, root: any): any {
   let resolved = schema;
   for (let hops = 0; resolved && typeof resolved === 'object' && typeof resolved.$ref === 'string'; hops++) {
@@ -137,24 +149,23 @@ export class LazySchemaValidator implements ISchemaValidator {
     } catch (error) {
       return [{ instancePath: '', keyword: 'syntax', schemaPath: '', message: (error as Error).message }];
     }
-    if (user !== null && typeof user === 'object' && !Array.isArray(user) && Object.keys(user).length === 0) {
-      try {
-        const composite = schemaDefaults(plugin.schema);
-        if (populate) {
-          plugin.data = { composite, user };
-        }
-        return null;
-      } catch (error) {
-        if (!(error instanceof Unmodelled)) {
-          throw error;
-        }
-      }
+    const isEmpty = user !== null && typeof user === 'object' && !Array.isArray(user) && Object.keys(user).length === 0;
+    // The composite, or Ajv's errors (an array).
+    const result = (isEmpty ? modelledDefaults(plugin.schema) : null) ?? this._validated(plugin, user);
+    if (Array.isArray(result)) {
+      return result;
     }
-    return this._validate(plugin, user, populate);
+    if (populate) {
+      plugin.data = { composite: result, user };
+    }
+    return null;
   }
 
-  /** Validate with Ajv: a copy of the user's settings, its defaults filled in by the same pass. */
-  private _validate(plugin: ISettingRegistry.IPlugin, user: ReadonlyPartialJSONObject, populate: boolean): IError[] | null {
+  /**
+   * Validate with Ajv: a copy of the user's settings, its defaults filled in by the same pass; the
+   * composite, or the errors.
+   */
+  private _validated(plugin: ISettingRegistry.IPlugin, user: ReadonlyPartialJSONObject): ReadonlyPartialJSONObject | IError[] {
     const key = schemaKey(plugin.id);
     let compose = this._ajv.getSchema(key);
     if (!compose) {
@@ -165,13 +176,7 @@ export class LazySchemaValidator implements ISchemaValidator {
       compose = this._ajv.getSchema(key)!;
     }
     const composite = JSONExt.deepCopy(user) as ReadonlyPartialJSONObject;
-    if (!compose(composite)) {
-      return compose.errors as IError[];
-    }
-    if (populate) {
-      plugin.data = { composite, user };
-    }
-    return null;
+    return compose(composite) ? composite : (compose.errors as IError[]);
   }
 
   /** Add a plugin's schema: it must be a plugin schema and a valid JSON schema (Ajv checks). */
